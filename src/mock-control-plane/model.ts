@@ -1,0 +1,146 @@
+/**
+ * The embedded control plane's records and the shapes its admin API returns. Wire shapes come from
+ * src/control-plane/schemas.ts; records add what the server needs to remember (plans, results, logs, locks).
+ */
+import { z } from "zod";
+import {
+  type CreateResultRequest,
+  DurationNs,
+  type Execution,
+  type HealthCheck,
+  type HeartBeat,
+  JOB_GROUPS,
+  type Job,
+  type RunnerProcess,
+  type RunnerSettings,
+  type StepStatus,
+  type TerraformLockInfo,
+  type TerraformWorkspace,
+} from "../control-plane/schemas.ts";
+import type { DecodedLogRecord } from "../otlp/logs-proto.ts";
+
+/** `T` without its index signature (zod's loose objects carry `[k: string]: unknown`). */
+export type Strict<T> = { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
+
+/** The body of an admin enqueue (`POST /admin/runners/{id}/jobs`); durations in integer nanoseconds. */
+export interface EnqueueJobInput {
+  /** Any string: unknown types are accepted so that runners can be tested against them. */
+  type: string;
+  operation?: string;
+  /** Derived from `type` (GROUP_OF_TYPE) when absent; `""` for unknown types. Must be a job group. */
+  group?: string;
+  /** Served raw by GET plan: a string as is, anything else as JSON. */
+  plan?: unknown;
+  metadata?: Record<string, string>;
+  owner_id?: string;
+  owner_type?: string;
+  /** ns; default 24 h. */
+  queue_timeout?: number;
+  /** ns; default 30 s. */
+  available_timeout?: number;
+  /** ns; default 5 min or the type's Nuon default. */
+  execution_timeout?: number;
+  /** ns; default queue + max_executions × (available + execution). */
+  overall_timeout?: number;
+  /** Default 1. */
+  max_executions?: number;
+}
+
+/** Validates an EnqueueJobInput (unknown fields refused). */
+export const EnqueueJobInputSchema = z.strictObject({
+  type: z.string().min(1),
+  operation: z.string().optional(),
+  /** Derived from `type` (GROUP_OF_TYPE) when absent; `""` for unknown types. */
+  group: z.enum(JOB_GROUPS.filter((group) => group !== "any")).optional(),
+  /** Served raw by GET plan: a string is served as is, anything else as JSON. */
+  plan: z.unknown().optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  owner_id: z.string().optional(),
+  owner_type: z.string().optional(),
+  queue_timeout: DurationNs.optional(),
+  available_timeout: DurationNs.optional(),
+  execution_timeout: DurationNs.optional(),
+  overall_timeout: DurationNs.optional(),
+  /** Default 1. */
+  max_executions: z.number().int().positive().optional(),
+}) satisfies z.ZodType<EnqueueJobInput>;
+
+/** A job's wire fields (executions are kept apart). */
+export type JobFields = Omit<Strict<Job>, "executions">;
+/** An execution's wire fields (result and outputs are kept apart). */
+export type ExecutionFields = Omit<Strict<Execution>, "result" | "outputs">;
+
+/** One PUT of an action workflow step, as the runner sent it. */
+export interface StepUpdate {
+  install_id: string;
+  workflow_run_id: string;
+  step_id: string;
+  status: StepStatus;
+  execution_duration?: number;
+  updated_at: string;
+}
+
+/** An execution with everything the runner posted for it. */
+export type ExecutionDetail = ExecutionFields & {
+  result?: CreateResultRequest;
+  outputs?: Record<string, unknown>;
+  steps?: StepUpdate[];
+};
+
+/** A job as the admin API shows it: wire fields, every execution (oldest first), decoded logs, the plan. */
+export type JobDetail = JobFields & {
+  executions: ExecutionDetail[];
+  logs: DecodedLogRecord[];
+  plan: unknown;
+};
+
+/** A job as stored. */
+export interface JobRecord {
+  job: JobFields;
+  plan: unknown;
+  /** Creation order, the tie-breaker for `created_at desc`. */
+  seq: number;
+  /** Epoch ms when the job last became available (the available timeout counts from here). */
+  availableAtMs?: number;
+  executionIds: string[];
+}
+
+/** An execution as stored. */
+export interface ExecutionRecord {
+  execution: ExecutionFields;
+  result?: CreateResultRequest;
+  resultId?: string;
+  outputs?: Record<string, unknown>;
+  outputsId?: string;
+  steps: StepUpdate[];
+}
+
+/** A runner as stored. */
+export interface RunnerRecord {
+  id: string;
+  token: string;
+  groupId: string;
+  createdAt: string;
+  updatedAt: string;
+  settings: RunnerSettings;
+  /** Oldest first, the newest `MAX_HEARTBEATS` kept. */
+  heartbeats: HeartBeat[];
+  healthChecks: HealthCheck[];
+  processes: RunnerProcess[];
+}
+
+/** A log stream: each job has one, each registered process has one. */
+export interface LogStreamRecord {
+  id: string;
+  runnerId: string;
+  owner: { type: "job" | "process"; id: string };
+  records: DecodedLogRecord[];
+}
+
+/** A terraform workspace with its state, lock and last `terraform show -json`. */
+export interface WorkspaceRecord {
+  workspace: Strict<TerraformWorkspace>;
+  state?: { id: string; contents: string; revision: number; jobId?: string; updatedAt: string };
+  lock?: { info: TerraformLockInfo; jobId?: string; lockedAt: string };
+  stateJson?: { contents: string; jobId?: string; updatedAt: string };
+}
