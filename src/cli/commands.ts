@@ -24,4 +24,8 @@ export const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = 
   "check-config": () => import("./check-config.ts"),
   "control-plane": () => import("./control-plane.ts"),
   version: () => import("./version.ts"),
+  run: () => import("./run.ts"),
+  org: () => import("./run.ts").then((m) => m.org),
+  build: () => import("./run.ts").then((m) => m.build),
+  install: () => import("./run.ts").then((m) => m.install),
 };

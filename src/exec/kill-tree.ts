@@ -111,17 +111,21 @@ export class ProcessTree {
   }
 
   /**
-   * Sends `signal` to the command's process group and to every member found (or given); errors such as ESRCH
-   * (already gone) and EPERM are ignored. Returns the number of members signalled individually.
+   * Sends `signal` to the command's process group and to every member found (or given) outside of it; errors
+   * such as ESRCH (already gone) and EPERM are ignored. Returns the number of members signalled individually.
+   * A member still in the group gets the signal once, through the group: terraform reads a second SIGINT as
+   * "exit immediately, skip the graceful stop".
    */
   signal(signal: NodeJS.Signals, members: readonly ProcStat[] = this.members()): number {
     // The group id stays reserved while any process is in the group, so `-rootPid` cannot hit a stranger then;
     // once the command exited, signal the group only while /proc shows members of it (or /proc is missing).
+    let viaGroup = false;
     if (!this.#rootExited || !this.hasProcfs || members.some((p) => p.pgid === this.rootPid)) {
-      trySignal(-this.rootPid, signal);
+      viaGroup = trySignal(-this.rootPid, signal);
     }
     let count = 0;
     for (const member of members) {
+      if (viaGroup && member.pgid === this.rootPid) continue;
       if (member.pid !== this.#selfPid && trySignal(member.pid, signal)) count++;
     }
     return count;

@@ -1,0 +1,106 @@
+/** The agent's public shapes: its options (plain values in ms, mapped from the configuration by the CLI),
+ * its dependencies, its exit and its numbers. */
+import type { Logger } from "pino";
+import type { ControlPlaneApi } from "../control-plane/api.ts";
+import type { HandlerRegistry } from "../jobs/registry.ts";
+import type { HeartbeatStats } from "./heartbeat.ts";
+import type { HeartbeatClientOptions } from "./heartbeat-thread.ts";
+import type { JobLoopHealth } from "./job-loop.ts";
+import type { JobOrder } from "./job-order.ts";
+import type { AgentState } from "./lifecycle.ts";
+import type { PickupSample } from "./metrics.ts";
+
+/** The agent's options: plain values in milliseconds, mapped from the configuration by the CLI. */
+export interface AgentOptions {
+  /** Process type for heartbeats and registration: "" (run), "install", "build", "org". */
+  processType: string;
+  /** One job loop per group. */
+  groups: readonly string[];
+  /** Version reported in heartbeats and process registration. */
+  version: string;
+  /** Directory of the journal (one per runner process). */
+  stateDir: string;
+  /** Journal file name in stateDir; default "journal.json". */
+  journalFileName?: string;
+  /** Slots per group when neither groupConcurrency nor settings.job_group_parallelism says; default 1. */
+  concurrency: number;
+  /** Slots per group, overriding everything else. */
+  groupConcurrency: Readonly<Record<string, number>>;
+  /** Which offered job to claim first; default "oldest". */
+  jobOrder: JobOrder;
+  /** Use the long-poll tail endpoint when offered; default true. */
+  longPoll: boolean;
+  /** Milliseconds a long-poll may be held; default 25 000. */
+  longPollWaitMs: number;
+  /** First idle poll delay in ms; default 1000. */
+  pollIntervalMs: number;
+  /** Largest idle poll delay in ms; default 5000. */
+  pollMaxIntervalMs: number;
+  /** How long to keep retrying the settings at startup, in ms; default 300 000. */
+  settingsRetryMs: number;
+  /** How long running jobs may finish during a drain, in ms; default 600 000. */
+  drainTimeoutMs: number;
+  /** SIGTERM → SIGKILL grace for processes handlers start, in ms; default 10 000. */
+  killGraceMs: number;
+  /** Per-request deadline of a heartbeat, in ms; default 5000. */
+  heartbeatTimeoutMs: number;
+  /** Milliseconds between cancel checks of a running job; default 500. */
+  cancelPollMs?: number;
+  /** A loop silent (not asking, not busy) for longer than this fails /healthz; default 2 × (longPollWaitMs + 5000) + pollMaxIntervalMs + 10 000. */
+  healthWindowMs?: number;
+  /** After the jobs ended in a drain, how long outcome delivery may still take, in ms; default 30 000. */
+  flushTimeoutMs?: number;
+  /** Serve /healthz, /readyz, /metrics here; no admin server when absent. */
+  admin?: { host: string; port: number };
+  /** Run heartbeats on a worker thread with its own client built from these; inline through `client` when absent. */
+  heartbeatThread?: HeartbeatClientOptions;
+  /** Heartbeat interval when the settings carry none, in ms; default 5000 (tests shorten it). */
+  heartbeatIntervalMs?: number;
+}
+
+/** What the agent is built from. */
+export interface AgentDeps {
+  client: ControlPlaneApi;
+  log: Logger;
+  /** Default: the built-in handlers. */
+  registry?: HandlerRegistry;
+}
+
+/** How the agent ended. */
+export interface AgentExit {
+  /** 0 after a drain; the startup error's exit code when it could not start. */
+  exitCode: number;
+  reason: string;
+}
+
+/** Numbers for tests and the benchmark. */
+export interface AgentStats {
+  state: AgentState;
+  heartbeat: HeartbeatStats;
+  pickups: PickupSample[];
+  /** Milliseconds from process start to the first ask for work. */
+  firstPollMs: number | undefined;
+  jobs: Record<string, number>;
+  loops: JobLoopHealth[];
+  processId: string | undefined;
+}
+
+/** A runner agent. */
+export interface Agent {
+  readonly state: AgentState;
+  /** Starts; resolves once running (or once a drain requested during startup finished). Rejects with AgentStartupError. */
+  start(): Promise<void>;
+  /** Begins draining (idempotent); `force` aborts running jobs at once instead of waiting drainTimeoutMs. */
+  drain(reason: string, options?: { force?: boolean }): void;
+  /** Aborts every running job now (reason `shutdown`) and drains. */
+  shutdownNow(reason: string): void;
+  /** Drains and resolves once stopped. Idempotent. */
+  stop(reason?: string): Promise<AgentExit>;
+  /** Resolves once stopped. */
+  readonly done: Promise<AgentExit>;
+  /** The admin server's URL once listening. */
+  readonly adminUrl: string | undefined;
+  stats(): AgentStats;
+  /** Prometheus text of /metrics. */
+  metricsText(): string;
+}

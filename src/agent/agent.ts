@@ -1,0 +1,337 @@
+/**
+ * The agent: the loop that must never stall, never lose a job and never run one twice. It owns the
+ * lifecycle (lifecycle.ts), the heartbeats, one job loop per group, the job runner, the cancel watch, the
+ * journal and the admin server, and tears them down in order when it drains.
+ *
+ * Startup: journal (lock + leftovers) → admin server → settings (retried for settingsRetryMs) → report
+ * leftovers → register a process (when offered) → heartbeats → cancel watch → loops → `running`.
+ * Drain (drain.ts sequence, docs/agent.md): stop asking for work, let running jobs finish up to drainTimeoutMs,
+ * then abort them (reason `drain`), deliver their outcomes, mark the process stopped, close → `stopped`.
+ */
+import { ControlPlaneError } from "../control-plane/errors.ts";
+import type { Execution, Job, RunnerSettings } from "../control-plane/schemas.ts";
+import type { RunnerState } from "../jobs/handler.ts";
+import { createHandlerRegistry } from "../jobs/registry.ts";
+import { type AdminServer, startAdminServer } from "../telemetry/admin-server.ts";
+import type { Agent, AgentDeps, AgentExit, AgentOptions } from "./agent-types.ts";
+import { createCancelWatch } from "./cancel-watch.ts";
+import { type DrainPlan, runDrain } from "./drain.ts";
+import type { HeartbeatStats } from "./heartbeat.ts";
+import { type HeartbeatHandle, startHeartbeats } from "./heartbeat-thread.ts";
+import { createJobLoop, type JobLoop } from "./job-loop.ts";
+import { createJobRunner } from "./job-runner.ts";
+import { createJobSource } from "./job-source.ts";
+import { createJournal, type JournalEntry } from "./journal.ts";
+import { createLifecycle } from "./lifecycle.ts";
+import { createAgentMetrics } from "./metrics.ts";
+import { healthProbe, readyProbe } from "./probes.ts";
+import { recoverJournal } from "./recover.ts";
+import { AgentStartupError, fetchSettings, groupSlots, heartbeatIntervalMs } from "./settings.ts";
+import { createWorkerPool } from "./worker-pool.ts";
+
+export type { Agent, AgentDeps, AgentExit, AgentOptions, AgentStats } from "./agent-types.ts";
+
+const EMPTY_HEARTBEAT: HeartbeatStats = { sent: 0, failed: 0, worstGapMs: 0, lastSentAtMs: undefined };
+
+/** Creates an agent (nothing runs until `start()`). */
+export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
+  const { client, log } = deps;
+  const registry = deps.registry ?? createHandlerRegistry();
+  const lifecycle = createLifecycle(log);
+  const metrics = createAgentMetrics();
+  const journal = createJournal({
+    dir: options.stateDir,
+    ...(options.journalFileName !== undefined ? { fileName: options.journalFileName } : {}),
+  });
+  const takeWork = new AbortController(); // aborts the loops (and startup)
+  const urgent = new AbortController(); // a second signal: stop waiting
+  const stopController = new AbortController(); // the end: abandon deliveries still retrying
+  const cancelWatch = createCancelWatch({
+    client,
+    log,
+    ...(options.cancelPollMs !== undefined ? { intervalMs: options.cancelPollMs } : {}),
+  });
+  const healthWindowMs =
+    options.healthWindowMs ?? 2 * (options.longPollWaitMs + 5_000) + options.pollMaxIntervalMs + 10_000;
+
+  let settings: RunnerSettings | undefined;
+  let processId: string | undefined;
+  let heartbeats: HeartbeatHandle | undefined;
+  let admin: AdminServer | undefined;
+  let loops: JobLoop[] = [];
+  const loopRuns: Array<Promise<void>> = [];
+  let recovery: Promise<void> = Promise.resolve();
+  let startPromise: Promise<void> | undefined;
+  let startupRun: Promise<void> | undefined;
+  let startupFailed = false;
+  let drainPromise: Promise<AgentExit> | undefined;
+  let resolveDone: (exit: AgentExit) => void = () => undefined;
+  const done = new Promise<AgentExit>((resolve) => {
+    resolveDone = resolve;
+  });
+
+  const runnerState: RunnerState = {
+    processType: options.processType,
+    startedAtMs: performance.timeOrigin,
+    jobLoops() {
+      const out: Record<string, number> = {};
+      for (const loop of loops)
+        out[loop.group] = Math.max(1, Math.round(loop.health().sinceLastCheckMs * 1e6));
+      return out;
+    },
+    requestExit(reason, opts) {
+      log.info({ reason, force: opts?.force ?? false }, "a job asked the runner to exit");
+      setImmediate(() => agent.drain(reason, { force: opts?.force ?? false }));
+    },
+  };
+
+  const jobRunner = createJobRunner({
+    client,
+    log,
+    journal,
+    cancelWatch,
+    registry,
+    metrics,
+    runnerState,
+    killGraceMs: options.killGraceMs,
+    stopSignal: stopController.signal,
+  });
+
+  async function claim(job: Job): Promise<Execution | undefined> {
+    try {
+      // never aborted by a drain: a claim that reached the control plane must be followed by a run
+      return await client.createExecution(job.id);
+    } catch (err) {
+      if (err instanceof ControlPlaneError && (err.code === "CLAIM_LOST" || err.code === "NOT_FOUND"))
+        return undefined;
+      throw err;
+    }
+  }
+
+  function firstPollMs(): number | undefined {
+    const firsts = loops.flatMap((l) => {
+      const at = l.health().firstPollAtMs;
+      return at === undefined ? [] : [at];
+    });
+    return firsts.length === 0 ? undefined : Math.min(...firsts);
+  }
+
+  const health = () =>
+    healthProbe(
+      lifecycle.state,
+      loops.map((l) => l.health()),
+      healthWindowMs,
+    );
+  const ready = () => readyProbe(lifecycle.state, settings !== undefined);
+
+  function metricsText(): string {
+    const hb = heartbeats?.stats() ?? EMPTY_HEARTBEAT;
+    return metrics.render({
+      up: lifecycle.state === "starting" || lifecycle.state === "running",
+      state: lifecycle.state,
+      heartbeatWorstGapMs: hb.worstGapMs,
+      heartbeatsSent: hb.sent,
+      heartbeatsFailed: hb.failed,
+      runningByGroup: Object.fromEntries(
+        options.groups.map((g) => [g, jobRunner.runningByGroup()[g] ?? 0] as const),
+      ),
+      firstPollMs: firstPollMs(),
+    });
+  }
+
+  function ensureStarting(): void {
+    if (lifecycle.state !== "starting") throw takeWork.signal.reason ?? new Error("the agent is stopping");
+  }
+
+  async function startup(): Promise<void> {
+    let leftovers: JournalEntry[];
+    try {
+      leftovers = await journal.open();
+    } catch (err) {
+      throw new AgentStartupError(
+        "STATE_DIR",
+        `cannot use the state directory ${options.stateDir}: ${(err as Error).message}`,
+        2,
+        err,
+      );
+    }
+    if (options.admin !== undefined) {
+      try {
+        admin = await startAdminServer({ ...options.admin, log, health, ready, metrics: metricsText });
+      } catch (err) {
+        throw new AgentStartupError(
+          "ADMIN_SERVER",
+          `the admin server cannot listen on ${options.admin.host}:${options.admin.port} (${(err as Error).message}); set adminPort (RUNNER_ADMIN_PORT) to a free port or 0`,
+          2,
+          err,
+        );
+      }
+    }
+    ensureStarting();
+    settings = await fetchSettings(client, {
+      retryForMs: options.settingsRetryMs,
+      log,
+      signal: takeWork.signal,
+    });
+    ensureStarting();
+    log.info({ heartbeatIntervalMs: heartbeatIntervalMs(settings) }, "runner settings fetched");
+    if (leftovers.length > 0) {
+      recovery = recoverJournal(leftovers, { client, journal, log, signal: stopController.signal }).catch(
+        (err) => log.error({ err }, "could not report executions left by a previous process"),
+      );
+    }
+    try {
+      const registered = await client.createProcess(options.processType, options.version, {
+        signal: takeWork.signal,
+      });
+      processId = registered?.id;
+      if (processId !== undefined) log.info({ processId }, "runner process registered");
+      else log.debug("the control plane does not register processes; going on without");
+    } catch (err) {
+      ensureStarting();
+      log.warn({ err }, "could not register the runner process; going on without");
+    }
+    ensureStarting(); // from here to `running` nothing awaits
+    const intervalMs =
+      settings.heart_beat_timeout !== undefined && settings.heart_beat_timeout > 0
+        ? heartbeatIntervalMs(settings)
+        : (options.heartbeatIntervalMs ?? heartbeatIntervalMs(settings));
+    heartbeats = startHeartbeats(client, options.heartbeatThread, {
+      intervalMs,
+      requestTimeoutMs: options.heartbeatTimeoutMs,
+      body: {
+        version: options.version,
+        process: options.processType,
+        ...(processId !== undefined ? { process_id: processId } : {}),
+      },
+      log,
+    });
+    const longPoll = options.longPoll && settings.long_poll_jobs !== false;
+    const current = settings;
+    loops = options.groups.map((group) =>
+      createJobLoop({
+        group,
+        pool: createWorkerPool(groupSlots(group, options.groupConcurrency, current, options.concurrency)),
+        source: createJobSource({ client, group, longPoll, longPollWaitMs: options.longPollWaitMs, log }),
+        order: options.jobOrder,
+        claim,
+        start: (claimed) => jobRunner.start(claimed, group),
+        isHeld: (jobId) => jobRunner.isHeld(jobId),
+        pollIntervalMs: options.pollIntervalMs,
+        pollMaxIntervalMs: options.pollMaxIntervalMs,
+        log,
+      }),
+    );
+    for (const loop of loops) loopRuns.push(loop.run(takeWork.signal));
+    lifecycle.transition("running", "settings fetched, heartbeats and job loops started");
+    log.info(
+      {
+        processType: options.processType,
+        groups: options.groups,
+        slots: Object.fromEntries(
+          options.groups.map((g) => [
+            g,
+            groupSlots(g, options.groupConcurrency, current, options.concurrency),
+          ]),
+        ),
+        longPoll,
+        jobOrder: options.jobOrder,
+      },
+      "runner started",
+    );
+  }
+
+  const plan: DrainPlan = {
+    log,
+    lifecycle,
+    takeWork,
+    urgent,
+    stopController,
+    jobRunner,
+    drainTimeoutMs: options.drainTimeoutMs,
+    killGraceMs: options.killGraceMs,
+    flushTimeoutMs: options.flushTimeoutMs ?? 30_000,
+    waitForStartup: () =>
+      startupRun?.then(
+        () => undefined,
+        () => undefined,
+      ) ?? Promise.resolve(),
+    waitForLoops: () => Promise.allSettled(loopRuns).then(() => undefined),
+    waitForRecovery: () => recovery,
+    async closeAll(reason) {
+      cancelWatch.stop();
+      await heartbeats?.stop();
+      if (processId !== undefined) {
+        await client
+          .updateProcess(processId, "stopped", reason, { timeoutMs: 2_000 })
+          .catch((err: unknown) => log.warn({ err }, "could not mark the runner process stopped"));
+      }
+      await journal.close().catch((err: unknown) => log.warn({ err }, "could not close the journal"));
+      await admin?.close();
+    },
+  };
+
+  const agent: Agent = {
+    get state() {
+      return lifecycle.state;
+    },
+    start() {
+      startupRun ??= startup();
+      startPromise ??= startupRun.catch(async (err: unknown) => {
+        if (drainPromise !== undefined) {
+          // a drain was requested during startup: it finishes the shutdown and resolves `done`
+          await drainPromise;
+          return;
+        }
+        startupFailed = true;
+        takeWork.abort(err);
+        stopController.abort(err);
+        await plan.closeAll("startup failed");
+        lifecycle.transition("stopped", "startup failed");
+        const exit: AgentExit = {
+          exitCode: err instanceof AgentStartupError ? err.exitCode : 1,
+          reason: (err as Error).message,
+        };
+        resolveDone(exit);
+        throw err;
+      });
+      return startPromise;
+    },
+    drain(reason, opts) {
+      if (opts?.force) urgent.abort(new Error(reason));
+      if (drainPromise !== undefined || lifecycle.state === "stopped" || startupFailed) return;
+      drainPromise = runDrain(plan, reason).then((exit) => {
+        resolveDone(exit);
+        return exit;
+      });
+    },
+    shutdownNow(reason) {
+      if (lifecycle.state === "stopped") return;
+      log.warn({ reason }, "stopping at once: running jobs are aborted");
+      urgent.abort(new Error(reason));
+      jobRunner.abortAll({ kind: "shutdown", message: `the runner was told to stop at once (${reason})` });
+      agent.drain(reason);
+    },
+    async stop(reason = "stop requested") {
+      agent.drain(reason);
+      return done;
+    },
+    done,
+    get adminUrl() {
+      return admin?.url;
+    },
+    stats() {
+      return {
+        state: lifecycle.state,
+        heartbeat: heartbeats?.stats() ?? EMPTY_HEARTBEAT,
+        pickups: metrics.pickups(),
+        firstPollMs: firstPollMs(),
+        jobs: metrics.jobs(),
+        loops: loops.map((l) => l.health()),
+        processId,
+      };
+    },
+    metricsText,
+  };
+  return agent;
+}

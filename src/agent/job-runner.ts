@@ -1,0 +1,174 @@
+/**
+ * Runs claimed jobs: journal the claim, watch for a cancel, run the step pipeline, record the outcome in the
+ * journal, deliver it (retrying until acknowledged), then forget the job and free its slot. Tracks what runs,
+ * so the agent can drain (wait), abort (drain timeout, second signal) and answer metrics.
+ */
+import type { Logger } from "pino";
+import type { ControlPlaneApi } from "../control-plane/api.ts";
+import type { AbortReason, RunnerState } from "../jobs/handler.ts";
+import type { HandlerRegistry } from "../jobs/registry.ts";
+import { runJob } from "../jobs/run-job.ts";
+import type { CancelWatch } from "./cancel-watch.ts";
+import { pinoJobLog } from "./job-log.ts";
+import type { ClaimedJob } from "./job-loop.ts";
+import type { Journal } from "./journal.ts";
+import type { AgentMetrics } from "./metrics.ts";
+import { deliverOutcome } from "./report-outcome.ts";
+
+/** Dependencies of the job runner. */
+export interface JobRunnerDeps {
+  client: ControlPlaneApi;
+  log: Logger;
+  journal: Journal;
+  cancelWatch: CancelWatch;
+  registry: HandlerRegistry;
+  metrics: AgentMetrics;
+  runnerState: RunnerState;
+  /** Milliseconds between SIGTERM and SIGKILL for processes handlers start. */
+  killGraceMs: number;
+  /** Aborts outcome delivery retries when the runner stops for good. */
+  stopSignal: AbortSignal;
+}
+
+/** One job being run. */
+export interface RunningJob {
+  jobId: string;
+  executionId: string;
+  group: string;
+  type: string;
+  controller: AbortController;
+}
+
+/** Runs and tracks claimed jobs. */
+export interface JobRunner {
+  /** Starts a claimed job in the background. Never throws. */
+  start(claimed: ClaimedJob, group: string): void;
+  /** True while this runner holds the job id. */
+  isHeld(jobId: string): boolean;
+  /** Jobs running now (pipeline or delivery). */
+  running(): RunningJob[];
+  /** Running jobs by group. */
+  runningByGroup(): Record<string, number>;
+  /** Aborts every running job with `reason` (jobs already aborted keep their first reason). */
+  abortAll(reason: AbortReason): void;
+  /** Resolves when no job runs. */
+  idle(): Promise<void>;
+}
+
+/** Creates a job runner. */
+export function createJobRunner(deps: JobRunnerDeps): JobRunner {
+  const running = new Map<string, RunningJob>();
+  const tasks = new Set<Promise<void>>();
+  let idleWaiters: Array<() => void> = [];
+
+  async function runOne(claimed: ClaimedJob, group: string, entry: RunningJob): Promise<void> {
+    const { job, execution } = claimed;
+    const type = job.type ?? "";
+    const log = deps.log.child({ jobId: job.id, executionId: execution.id, jobType: type, group });
+    const createdMs = job.created_at === undefined ? Number.NaN : Date.parse(job.created_at);
+    deps.metrics.recordPickup({
+      jobId: job.id,
+      group,
+      receiveToClaimMs: claimed.claimedAtMs - claimed.receivedAtMs,
+      createdToClaimMs: Number.isNaN(createdMs) ? undefined : Math.max(0, Date.now() - createdMs),
+    });
+    try {
+      await deps.journal.add({
+        jobId: job.id,
+        executionId: execution.id,
+        jobType: type,
+        startedAt: new Date().toISOString(),
+        pid: process.pid,
+      });
+    } catch (err) {
+      log.error({ err }, "could not write the journal; the job runs, but a crash now would not be reported");
+    }
+    log.info("job claimed");
+    const unwatch = deps.cancelWatch.watch(job.id, execution.id, (reason) => entry.controller.abort(reason));
+    const outcome = await runJob({
+      job,
+      execution,
+      handlerFactory: deps.registry.find(job.type),
+      client: deps.client,
+      log: pinoJobLog(log),
+      runnerState: deps.runnerState,
+      killGraceMs: deps.killGraceMs,
+      signal: entry.controller.signal,
+    });
+    unwatch();
+    const pending = { status: outcome.status, result: outcome.result };
+    await deps.journal
+      .setOutcome(execution.id, {
+        status: pending.status,
+        result: {
+          success: pending.result.success,
+          ...(pending.result.errorCode !== undefined ? { errorCode: pending.result.errorCode } : {}),
+          ...(pending.result.errorMetadata !== undefined
+            ? { errorMetadata: pending.result.errorMetadata }
+            : {}),
+        },
+      })
+      .catch((err: unknown) => log.warn({ err }, "could not record the outcome in the journal"));
+    const delivery = await deliverOutcome(job.id, execution.id, pending, {
+      client: deps.client,
+      log,
+      signal: deps.stopSignal,
+    });
+    deps.metrics.recordJob(type, outcome.status);
+    if (delivery === "delivered") {
+      await deps.journal
+        .remove(execution.id)
+        .catch((err: unknown) => log.warn({ err }, "could not update the journal"));
+      outcome.afterDelivered();
+    } else {
+      log.warn(
+        "the runner stopped before the outcome was delivered; the next start delivers it from the journal",
+      );
+    }
+  }
+
+  return {
+    start(claimed, group) {
+      const entry: RunningJob = {
+        jobId: claimed.job.id,
+        executionId: claimed.execution.id,
+        group,
+        type: claimed.job.type ?? "",
+        controller: new AbortController(),
+      };
+      running.set(entry.executionId, entry);
+      const task = runOne(claimed, group, entry)
+        .catch((err: unknown) =>
+          deps.log.error({ err, jobId: entry.jobId }, "job runner failed unexpectedly"),
+        )
+        .finally(() => {
+          running.delete(entry.executionId);
+          tasks.delete(task);
+          claimed.slot.release();
+          if (running.size === 0) {
+            const toWake = idleWaiters;
+            idleWaiters = [];
+            for (const wake of toWake) wake();
+          }
+        });
+      tasks.add(task);
+    },
+    isHeld(jobId) {
+      for (const job of running.values()) if (job.jobId === jobId) return true;
+      return false;
+    },
+    running: () => [...running.values()],
+    runningByGroup() {
+      const out: Record<string, number> = {};
+      for (const job of running.values()) out[job.group] = (out[job.group] ?? 0) + 1;
+      return out;
+    },
+    abortAll(reason) {
+      for (const job of running.values()) if (!job.controller.signal.aborted) job.controller.abort(reason);
+    },
+    idle() {
+      if (running.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+  };
+}

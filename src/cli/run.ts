@@ -1,0 +1,135 @@
+/**
+ * `runner run | org | build | install`: the job-running commands (PROTOCOL.md §1.9). Each loads the
+ * configuration (exit 2 naming the field when invalid or when apiToken/runnerId are missing), builds the
+ * client and the agent, installs the signal handlers (first SIGTERM/SIGINT drains, a second stops at once)
+ * and resolves with the agent's exit code: 0 after a drain, 2 when the credentials are refused or the state
+ * directory/admin port are unusable, 1 when the settings never arrived.
+ */
+
+import { createAgent } from "../agent/agent.ts";
+import { PROCESS_MODES, type ProcessMode } from "../agent/process-modes.ts";
+import { AgentStartupError } from "../agent/settings.ts";
+import { installSignalHandlers } from "../agent/shutdown.ts";
+import { CONFIG_FLAG_OPTIONS, configFlagsFromValues, loadConfig, requireConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { createControlPlaneClient } from "../control-plane/client.ts";
+import { createLogger } from "../telemetry/logger.ts";
+import { VERSION } from "../version.ts";
+import { parseCommandArgs, reportUsageError } from "./args.ts";
+import type { CommandIo, CommandModule } from "./commands.ts";
+
+function usage(mode: ProcessMode): string {
+  return `usage: runner ${mode} [--api-url URL] [--runner-id ID] [--<option> VALUE ...]
+${PROCESS_MODES[mode].summary}.
+Every option also has an env name (RUNNER_API_URL, RUNNER_API_TOKEN, RUNNER_ID, ...); see docs/configuration.md.
+SIGTERM/SIGINT drains (running jobs finish); a second one stops at once.`;
+}
+
+async function loadRunConfig(mode: ProcessMode, argv: string[], io: CommandIo): Promise<Config | number> {
+  try {
+    const { values } = parseCommandArgs(argv, {
+      options: { ...CONFIG_FLAG_OPTIONS, help: { type: "boolean", short: "h" } },
+    });
+    if (values.help === true) {
+      io.stdout.write(`${usage(mode)}\n`);
+      return 0;
+    }
+    const { config } = await loadConfig({
+      flags: configFlagsFromValues(values),
+      env: io.env,
+      cwd: process.cwd(),
+    });
+    requireConfig(config, ["apiToken", "runnerId"]);
+    return config;
+  } catch (err) {
+    return reportUsageError(err, io.stderr, mode, usage(mode));
+  }
+}
+
+/** Runs one job-running mode until it drains; resolves to the exit code. */
+export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo): Promise<number> {
+  const loaded = await loadRunConfig(mode, argv, io);
+  if (typeof loaded === "number") return loaded;
+  const config = loaded;
+  const token = config.apiToken as string;
+  const runnerId = config.runnerId as string;
+  const spec = PROCESS_MODES[mode];
+  const log = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    ...(io.stdout === process.stdout ? {} : { destination: io.stdout }),
+    redact: (text) => text.replaceAll(token, "[redacted]"),
+    base: { pid: process.pid, runnerId, process: mode },
+  });
+  const client = createControlPlaneClient({
+    baseUrl: config.apiUrl,
+    token,
+    runnerId,
+    version: VERSION,
+    requestTimeoutMs: config.requestTimeoutMs,
+    tlsInsecure: config.tlsInsecure,
+    onRetry: (info) => log.debug({ retry: info }, "retrying a control-plane request"),
+  });
+  if (config.tlsInsecure)
+    log.warn("TLS certificate verification is OFF (tlsInsecure): the token can be read on the path");
+  const agent = createAgent(
+    {
+      processType: spec.processType,
+      groups: spec.groups,
+      version: VERSION,
+      stateDir: config.stateDir,
+      concurrency: config.concurrency,
+      groupConcurrency: config.groupConcurrency,
+      jobOrder: config.jobOrder,
+      longPoll: config.longPoll,
+      longPollWaitMs: config.longPollWaitMs,
+      pollIntervalMs: config.pollIntervalMs,
+      pollMaxIntervalMs: config.pollMaxIntervalMs,
+      settingsRetryMs: config.settingsRetryMs,
+      drainTimeoutMs: config.drainTimeoutMs,
+      killGraceMs: config.killGraceMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      admin: { host: config.adminHost, port: config.adminPort },
+      heartbeatThread: {
+        baseUrl: config.apiUrl,
+        token,
+        runnerId,
+        version: VERSION,
+        tlsInsecure: config.tlsInsecure,
+      },
+    },
+    { client, log },
+  );
+  const uninstall = installSignalHandlers(agent, log);
+  try {
+    await agent.start();
+  } catch (err) {
+    if (!(err instanceof AgentStartupError)) log.error({ err }, "the runner could not start");
+    else log.error({ code: err.code, err: err.cause }, err.message);
+    io.stderr.write(`runner ${mode}: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  const exit = await agent.done;
+  uninstall();
+  await client.close();
+  log.info({ exitCode: exit.exitCode, reason: exit.reason }, "runner stopped");
+  return exit.exitCode;
+}
+
+/** `runner run`: one line for `runner help`. */
+export const summary = PROCESS_MODES.run.summary;
+
+/** `runner run`. */
+export function run(argv: string[], io: CommandIo): Promise<number> {
+  return runMode("run", argv, io);
+}
+
+function modeCommand(mode: ProcessMode): CommandModule {
+  return { summary: PROCESS_MODES[mode].summary, run: (argv, io) => runMode(mode, argv, io) };
+}
+
+/** `runner org`. */
+export const org: CommandModule = modeCommand("org");
+/** `runner build`. */
+export const build: CommandModule = modeCommand("build");
+/** `runner install`. */
+export const install: CommandModule = modeCommand("install");

@@ -1,0 +1,38 @@
+/**
+ * `noop` (operations group): succeeds. Its plan is usually empty; two optional fields exist so tests and
+ * demos can hold a job running or make it fail without any tooling:
+ * - `sleep_ms`: wait this many milliseconds in execute (aborts with the job's signal);
+ * - `fail_message`: throw this message from execute.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import { z } from "zod";
+import type { JobHandler } from "../handler.ts";
+
+/** The noop plan: `null`/empty, or `{sleep_ms?, fail_message?}`. */
+export const NoopPlan = z
+  .looseObject({
+    /** Milliseconds to wait in execute; at most one day. */
+    sleep_ms: z.number().int().nonnegative().max(86_400_000).optional(),
+    /** When set, execute fails with this message. */
+    fail_message: z.string().min(1).optional(),
+  })
+  .nullish()
+  .transform((plan) => plan ?? {});
+export type NoopPlan = z.infer<typeof NoopPlan>;
+
+/** Creates the noop handler. */
+export function createNoopHandler(): JobHandler<NoopPlan> {
+  return {
+    name: "noop",
+    parsePlan: (raw) => NoopPlan.parse(raw),
+    async execute(ctx) {
+      const sleepMs = ctx.plan.sleep_ms ?? 0;
+      if (sleepMs > 0) {
+        ctx.log.info("noop job sleeping", { sleepMs });
+        await delay(sleepMs, undefined, { signal: ctx.signal });
+      }
+      if (ctx.plan.fail_message !== undefined) throw new Error(ctx.plan.fail_message);
+      ctx.log.info("noop job done");
+    },
+  };
+}

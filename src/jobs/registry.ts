@@ -1,0 +1,56 @@
+/**
+ * Job type → handler factory. The table is checked with `satisfies` against the wire's job types, so a typo
+ * in a key fails the typecheck. A type missing here still gets claimed and failed with a message naming it.
+ */
+import type { JobType } from "../control-plane/schemas.ts";
+import { createActionsWorkflowHandler } from "./actions/handler.ts";
+import { createContainerImageBuildHandler } from "./build/container-image/handler.ts";
+import { createDockerBuildHandler } from "./build/docker/handler.ts";
+import { createHelmChartBuildHandler } from "./build/helm-chart/handler.ts";
+import { createTerraformModuleBuildHandler } from "./build/terraform-module/handler.ts";
+import type { HandlerFactory } from "./handler.ts";
+import { createHealthCheckHandler } from "./operations/health-check.ts";
+import { createNoopHandler } from "./operations/noop.ts";
+import { createShutDownHandler } from "./operations/shut-down.ts";
+import { createOciSyncHandler } from "./sync/oci/handler.ts";
+import { createTerraformHandler } from "./terraform/handler.ts";
+
+/** The built-in handlers, by job type. */
+export const HANDLERS = {
+  noop: createNoopHandler,
+  "health-check": createHealthCheckHandler,
+  "shut-down": () => createShutDownHandler("shut-down"),
+  "update-version": () => createShutDownHandler("update-version"),
+  "actions-workflow": () => createActionsWorkflowHandler(),
+  // Without the runner token: jobs using the control plane's state backend need terraformHandlerFactories({ apiToken }).
+  "terraform-deploy": () => createTerraformHandler({ variant: "deploy" }),
+  "sandbox-terraform": () => createTerraformHandler({ variant: "sandbox" }),
+  "terraform-module-build": () => createTerraformModuleBuildHandler(),
+  "helm-chart-build": () => createHelmChartBuildHandler(),
+  "container-image-build": () => createContainerImageBuildHandler(),
+  "docker-build": () => createDockerBuildHandler(),
+  "oci-sync": () => createOciSyncHandler(),
+} satisfies Partial<Record<JobType, HandlerFactory>>;
+
+/** Looks up handlers by job type. */
+export interface HandlerRegistry {
+  /** The factory for `type`, or undefined when this runner has no handler for it. */
+  find(type: string | undefined): HandlerFactory | undefined;
+  /** Every type this registry handles. */
+  types(): string[];
+}
+
+/** Creates a registry of the built-in handlers plus `extra` (extra wins on a clash). */
+export function createHandlerRegistry(extra: Partial<Record<JobType, HandlerFactory>> = {}): HandlerRegistry {
+  const table = new Map<string, HandlerFactory>(
+    Object.entries({ ...HANDLERS, ...extra }) as Array<[string, HandlerFactory]>,
+  );
+  return {
+    find(type) {
+      return type === undefined ? undefined : table.get(type);
+    },
+    types() {
+      return [...table.keys()];
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createJournal, JournalLockedError } from "../../src/agent/journal.ts";
+import { RESTART_MESSAGE, recoveredOutcome } from "../../src/agent/recover.ts";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "runner-journal-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const entry = (n: number) => ({
+  jobId: `job-${n}`,
+  executionId: `exec-${n}`,
+  jobType: "noop",
+  startedAt: "2026-01-01T00:00:00.000Z",
+  pid: 4242,
+});
+
+describe("journal", () => {
+  it("persists held executions so a new process finds what the old one held", async () => {
+    const first = createJournal({ dir });
+    expect(await first.open()).toEqual([]);
+    await first.add(entry(1));
+    await first.add(entry(2));
+    await first.remove("exec-1");
+    // simulate kill -9: no close(), but the lock holder is dead — write a lock naming a dead pid
+    await writeFile(
+      `${first.path}.lock`,
+      JSON.stringify({ pid: 2 ** 22 + 17, hostname: (await import("node:os")).hostname() }),
+    );
+    const second = createJournal({ dir });
+    expect(await second.open()).toEqual([entry(2)]);
+    await second.close();
+  });
+
+  it("writes atomically: no temporary files are left and the file is always valid JSON", async () => {
+    const journal = createJournal({ dir });
+    await journal.open();
+    await Promise.all([1, 2, 3, 4, 5].map((n) => journal.add(entry(n))));
+    await journal.setOutcome("exec-3", { status: "finished", result: { success: true } });
+    const parsed = JSON.parse(await readFile(journal.path, "utf8"));
+    expect(parsed.entries).toHaveLength(5);
+    expect(parsed.entries[2].outcome).toEqual({ status: "finished", result: { success: true } });
+    expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    await journal.close();
+  });
+
+  it("refuses a second live process on the same state directory", async () => {
+    const first = createJournal({ dir });
+    await first.open();
+    const { hostname } = await import("node:os");
+    // the lock names a live process that is not us: our parent
+    await writeFile(`${first.path}.lock`, JSON.stringify({ pid: process.ppid, hostname: hostname() }));
+    await expect(createJournal({ dir }).open()).rejects.toBeInstanceOf(JournalLockedError);
+    await first.close();
+  });
+
+  it("says how to recover from an unreadable journal", async () => {
+    await writeFile(join(dir, "journal.json"), "{broken");
+    await expect(createJournal({ dir }).open()).rejects.toThrow(/unreadable; move it away/);
+  });
+
+  it("reports a leftover without outcome as failed at step restart, and a leftover with one as it was", () => {
+    expect(recoveredOutcome(entry(1))).toEqual({
+      status: "failed",
+      result: {
+        success: false,
+        errorCode: 0,
+        errorMetadata: { step: "restart", handler: "noop", job_type: "noop", message: RESTART_MESSAGE },
+      },
+    });
+    const done = { status: "finished" as const, result: { success: true } };
+    expect(recoveredOutcome({ ...entry(1), outcome: done })).toEqual(done);
+  });
+});

@@ -1,0 +1,288 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import type { Job } from "../../src/control-plane/schemas.ts";
+import type { AbortReason, HandlerFactory, JobHandler, RunnerState } from "../../src/jobs/handler.ts";
+import { createHandlerRegistry } from "../../src/jobs/registry.ts";
+import { parsePlanText, type RunJobInput, runJob } from "../../src/jobs/run-job.ts";
+import { cpError, createFakeClient } from "../agent/support/fake-client.ts";
+import { recordingJobLog } from "../agent/support/silent-log.ts";
+
+const runnerState: RunnerState = {
+  processType: "",
+  startedAtMs: 0,
+  jobLoops: () => ({ operations: 1234 }),
+  requestExit: () => undefined,
+};
+
+function input(
+  job: Partial<Job>,
+  handlerFactory: HandlerFactory | undefined,
+  extra: Partial<RunJobInput> = {},
+) {
+  const fake = createFakeClient();
+  const log = recordingJobLog();
+  const base: RunJobInput = {
+    job: { id: "job-1", type: "noop", ...job },
+    execution: { id: "exec-1" },
+    handlerFactory,
+    client: fake.client,
+    log,
+    runnerState,
+    killGraceMs: 50,
+    abortSettleMs: 200,
+    ...extra,
+  };
+  return { fake, log, input: base };
+}
+
+/** A handler that records its steps and can be told to fail one of them. */
+function tracingHandler(
+  opts: { failIn?: string; ignoreSignal?: boolean; outputs?: Record<string, unknown> } = {},
+) {
+  const steps: string[] = [];
+  const shutdowns: AbortReason[] = [];
+  const maybeFail = async (name: string) => {
+    steps.push(name);
+    if (opts.failIn === name) throw new Error(`${name} broke`);
+  };
+  const handler: JobHandler<{ n: number }> = {
+    name: "tracing",
+    parsePlan: (raw) => z.object({ n: z.number() }).parse(raw),
+    reset: () => maybeFail("reset"),
+    fetch: () => maybeFail("fetch"),
+    validate: () => maybeFail("validate"),
+    initialize: () => maybeFail("initialize"),
+    async execute(ctx) {
+      await maybeFail("execute");
+      if (opts.ignoreSignal) await new Promise((resolve) => setTimeout(resolve, 5_000));
+      else if (ctx.plan.n > 0) {
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, ctx.plan.n);
+          ctx.signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            reject(new Error("aborted"));
+          });
+        });
+      }
+      ctx.result.contents = "plan-bytes";
+    },
+    outputs: async () => {
+      await maybeFail("outputs");
+      return opts.outputs ?? { answer: 42 };
+    },
+    cleanup: () => maybeFail("cleanup"),
+    gracefulShutdown: async (_ctx, reason) => {
+      shutdowns.push(reason);
+    },
+  };
+  return { steps, shutdowns, factory: (() => handler) as HandlerFactory };
+}
+
+describe("step pipeline", () => {
+  it("runs every step in order under initializing, in-progress and cleaning-up, posting outputs and a success result", async () => {
+    const t = tracingHandler();
+    const { fake, input: i } = input({}, t.factory);
+    fake.on("getPlanText", () => '{"n": 0}');
+    const outcome = await runJob(i);
+    expect(outcome.status).toBe("finished");
+    expect(t.steps).toEqual(["reset", "fetch", "validate", "initialize", "execute", "outputs", "cleanup"]);
+    expect(fake.statuses()).toEqual(["initializing", "in-progress", "cleaning-up"]);
+    expect(fake.ops()).toEqual([
+      "updateExecutionStatus",
+      "getPlanText",
+      "updateExecutionStatus",
+      "createOutputs",
+      "updateExecutionStatus",
+    ]);
+    expect(fake.calls.find((c) => c.op === "createOutputs")?.args[2]).toEqual({ answer: 42 });
+    expect(outcome.result).toEqual({ success: true, contents: "plan-bytes" });
+  });
+
+  it("fails a throwing execute with the step, handler, type and message, and still runs cleanup", async () => {
+    const t = tracingHandler({ failIn: "execute" });
+    const { fake, input: i } = input({ type: "terraform-deploy" }, t.factory);
+    fake.on("getPlanText", () => '{"n": 0}');
+    const outcome = await runJob(i);
+    expect(outcome.status).toBe("failed");
+    expect(outcome.step).toBe("execute");
+    expect(t.steps).toEqual(["reset", "fetch", "validate", "initialize", "execute", "cleanup"]);
+    expect(fake.statuses()).toEqual(["initializing", "in-progress"]);
+    expect(outcome.result).toEqual({
+      success: false,
+      errorCode: 0,
+      errorMetadata: {
+        step: "execute",
+        handler: "tracing",
+        job_type: "terraform-deploy",
+        message: "execute broke",
+      },
+    });
+  });
+
+  it("does not run cleanup when a step before execute fails", async () => {
+    const t = tracingHandler({ failIn: "validate" });
+    const { fake, input: i } = input({}, t.factory);
+    fake.on("getPlanText", () => '{"n": 0}');
+    const outcome = await runJob(i);
+    expect(outcome).toMatchObject({ status: "failed", step: "validate", message: "validate broke" });
+    expect(t.steps).toEqual(["reset", "fetch", "validate"]);
+  });
+
+  it("fails a cleanup error on the success path at the cleanup step", async () => {
+    const t = tracingHandler({ failIn: "cleanup" });
+    const { fake, input: i } = input({}, t.factory);
+    fake.on("getPlanText", () => '{"n": 0}');
+    const outcome = await runJob(i);
+    expect(outcome).toMatchObject({ status: "failed", step: "cleanup" });
+    expect(t.steps.filter((s) => s === "cleanup")).toHaveLength(1);
+  });
+
+  it("names the field of an invalid plan", async () => {
+    const { fake, input: i } = input({}, createHandlerRegistry().find("noop"));
+    fake.on("getPlanText", () => '{"sleep_ms": "soon"}');
+    const outcome = await runJob(i);
+    expect(outcome.status).toBe("failed");
+    expect(outcome.step).toBe("fetch");
+    expect(outcome.message).toContain("the plan is invalid");
+    expect(outcome.message).toContain("sleep_ms");
+  });
+
+  it("says so when the plan is not JSON", async () => {
+    const { fake, input: i } = input({}, createHandlerRegistry().find("noop"));
+    fake.on("getPlanText", () => "{not json");
+    const outcome = await runJob(i);
+    expect(outcome).toMatchObject({ status: "failed", step: "fetch" });
+    expect(outcome.message).toMatch(/^the plan is not valid JSON/);
+  });
+
+  it("fails a job of an unknown type naming the type, without touching the execution first", async () => {
+    const { fake, input: i } = input({ type: "quantum-deploy" }, undefined);
+    const outcome = await runJob(i);
+    expect(outcome).toMatchObject({ status: "failed", step: "handler" });
+    expect(outcome.message).toBe('this runner has no handler for job type "quantum-deploy"');
+    expect(fake.calls).toEqual([]);
+  });
+
+  it("times out at the job's execution_timeout and tells the handler why", async () => {
+    const t = tracingHandler();
+    const { fake, input: i } = input({ execution_timeout: 80 * 1e6 }, t.factory);
+    fake.on("getPlanText", () => '{"n": 5000}');
+    const started = performance.now();
+    const outcome = await runJob(i);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(outcome).toMatchObject({ status: "timed-out", step: "execute" });
+    expect(outcome.message).toContain("80 ms");
+    expect(t.shutdowns.map((r) => r.kind)).toEqual(["timed-out"]);
+    expect(t.steps).toContain("cleanup");
+  });
+
+  it("ends cancelled when the control plane cancels, and the handler hears it within a moment", async () => {
+    const t = tracingHandler();
+    const { fake, input: i } = input({}, t.factory, {});
+    fake.on("getPlanText", () => '{"n": 5000}');
+    const controller = new AbortController();
+    const run = runJob({ ...i, signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const abortedAt = performance.now();
+    controller.abort({ kind: "cancelled", message: "the job was cancelled at the control plane" });
+    const outcome = await run;
+    expect(performance.now() - abortedAt).toBeLessThan(500);
+    expect(outcome).toMatchObject({
+      status: "cancelled",
+      message: "the job was cancelled at the control plane",
+    });
+    expect(t.shutdowns).toEqual([
+      { kind: "cancelled", message: "the job was cancelled at the control plane" },
+    ]);
+  });
+
+  it.each([
+    ["drain", "failed"],
+    ["shutdown", "failed"],
+  ] as const)("turns an abort for %s into %s", async (kind, status) => {
+    const t = tracingHandler();
+    const { fake, input: i } = input({}, t.factory);
+    fake.on("getPlanText", () => '{"n": 5000}');
+    const controller = new AbortController();
+    const run = runJob({ ...i, signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    controller.abort({ kind, message: `stopping (${kind})` });
+    expect(await run).toMatchObject({ status, message: `stopping (${kind})` });
+  });
+
+  it("gives up on a step that ignores its signal after abortSettleMs", async () => {
+    const t = tracingHandler({ ignoreSignal: true });
+    const { fake, input: i } = input({}, t.factory, { abortSettleMs: 100 });
+    fake.on("getPlanText", () => '{"n": 0}');
+    const controller = new AbortController();
+    const run = runJob({ ...i, signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const abortedAt = performance.now();
+    controller.abort({ kind: "cancelled", message: "cancelled" });
+    const outcome = await run;
+    expect(outcome.status).toBe("cancelled");
+    expect(performance.now() - abortedAt).toBeLessThan(1_000);
+  });
+
+  it("keeps going when a non-terminal status PATCH fails", async () => {
+    const t = tracingHandler();
+    const { fake, log, input: i } = input({}, t.factory);
+    fake.on("getPlanText", () => '{"n": 0}');
+    fake.on("updateExecutionStatus", () => {
+      throw cpError("NETWORK", "updateExecutionStatus");
+    });
+    const outcome = await runJob(i);
+    expect(outcome.status).toBe("finished");
+    expect(
+      log.messages.filter((m) => m.startsWith("warn: could not update the execution status")),
+    ).toHaveLength(3);
+  });
+
+  it("accepts an empty or null plan for noop", async () => {
+    for (const text of ["", "null", "  "]) {
+      const { fake, input: i } = input({}, createHandlerRegistry().find("noop"));
+      fake.on("getPlanText", () => text);
+      expect((await runJob(i)).status).toBe("finished");
+    }
+  });
+
+  it("reports the job loops from a health-check job as outputs", async () => {
+    const { fake, input: i } = input({ type: "health-check" }, createHandlerRegistry().find("health-check"));
+    const outcome = await runJob(i);
+    expect(outcome.status).toBe("finished");
+    expect(fake.calls.find((c) => c.op === "createOutputs")?.args[2]).toEqual({
+      job_loops: { operations: 1234 },
+    });
+  });
+
+  it("calls afterFinished only when the agent says the outcome was delivered", async () => {
+    const exits: string[] = [];
+    const { fake, input: i } = input(
+      { type: "shut-down", metadata: { shutdown_type: "force" } },
+      createHandlerRegistry().find("shut-down"),
+      {
+        runnerState: {
+          ...runnerState,
+          requestExit: (reason, o) => exits.push(`${reason} force=${o?.force}`),
+        },
+      },
+    );
+    fake.on("getPlanText", () => "");
+    const outcome = await runJob(i);
+    expect(outcome.status).toBe("finished");
+    expect(exits).toEqual([]);
+    outcome.afterDelivered();
+    expect(exits).toEqual(["shut-down job job-1 force=true"]);
+  });
+});
+
+describe("plan text", () => {
+  it.each([
+    ["", null],
+    ["null", null],
+    ['{"a":1}', { a: 1 }],
+    [" [1] ", [1]],
+  ])("parses %j", (text, expected) => {
+    expect(parsePlanText(text)).toEqual(expected);
+  });
+});
