@@ -54,6 +54,10 @@ export interface AgentOptions {
   admin?: { host: string; port: number };
   /** Run heartbeats on a worker thread with its own client built from these; inline through `client` when absent. */
   heartbeatThread?: HeartbeatClientOptions;
+  /** Root of per-job workspaces (0700 each, removed after the job); jobs get none when absent. */
+  workspaceDir?: string;
+  /** Keep job workspaces after the job, for debugging; default false. */
+  keepWorkspaces?: boolean;
   /** Heartbeat interval when the settings carry none, in ms; default 5000 (tests shorten it). */
   heartbeatIntervalMs?: number;
 }

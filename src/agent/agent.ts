@@ -95,6 +95,8 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     runnerState,
     killGraceMs: options.killGraceMs,
     stopSignal: stopController.signal,
+    ...(options.workspaceDir !== undefined ? { workspaceRoot: options.workspaceDir } : {}),
+    ...(options.keepWorkspaces !== undefined ? { keepWorkspaces: options.keepWorkspaces } : {}),
   });
 
   async function claim(job: Job): Promise<Execution | undefined> {

@@ -8,6 +8,7 @@ import type { ControlPlaneApi } from "../control-plane/api.ts";
 import type { AbortReason, RunnerState } from "../jobs/handler.ts";
 import type { HandlerRegistry } from "../jobs/registry.ts";
 import { runJob } from "../jobs/run-job.ts";
+import { createWorkspace } from "../workspace/workspace.ts";
 import type { CancelWatch } from "./cancel-watch.ts";
 import { pinoJobLog } from "./job-log.ts";
 import type { ClaimedJob } from "./job-loop.ts";
@@ -28,6 +29,10 @@ export interface JobRunnerDeps {
   killGraceMs: number;
   /** Aborts outcome delivery retries when the runner stops for good. */
   stopSignal: AbortSignal;
+  /** Where per-job workspaces (0700) are made; jobs get none when absent. */
+  workspaceRoot?: string;
+  /** Keep workspaces after the job (debugging); default false. */
+  keepWorkspaces?: boolean;
 }
 
 /** One job being run. */
@@ -94,6 +99,17 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       runnerState: deps.runnerState,
       killGraceMs: deps.killGraceMs,
       signal: entry.controller.signal,
+      ...(deps.workspaceRoot !== undefined
+        ? {
+            workspace: () =>
+              createWorkspace({
+                root: deps.workspaceRoot!,
+                jobId: job.id,
+                executionId: execution.id,
+                keep: deps.keepWorkspaces ?? false,
+              }),
+          }
+        : {}),
     });
     unwatch();
     const pending = { status: outcome.status, result: outcome.result };

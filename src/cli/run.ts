@@ -13,6 +13,8 @@ import { installSignalHandlers } from "../agent/shutdown.ts";
 import { CONFIG_FLAG_OPTIONS, configFlagsFromValues, loadConfig, requireConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createControlPlaneClient } from "../control-plane/client.ts";
+import { createHandlerRegistry } from "../jobs/registry.ts";
+import { createRedactor } from "../logs/redact.ts";
 import { createLogger } from "../telemetry/logger.ts";
 import { VERSION } from "../version.ts";
 import { parseCommandArgs, reportUsageError } from "./args.ts";
@@ -54,11 +56,15 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
   const token = config.apiToken as string;
   const runnerId = config.runnerId as string;
   const spec = PROCESS_MODES[mode];
+  // One redactor for the whole process: the token and secret-named env values never leave it.
+  const redactor = createRedactor();
+  redactor.add(token);
+  redactor.addFromEnv(process.env);
   const log = createLogger({
     level: config.logLevel,
     format: config.logFormat,
     ...(io.stdout === process.stdout ? {} : { destination: io.stdout }),
-    redact: (text) => text.replaceAll(token, "[redacted]"),
+    redact: (text) => redactor.redact(text).text,
     base: { pid: process.pid, runnerId, process: mode },
   });
   const client = createControlPlaneClient({
@@ -89,6 +95,8 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
       drainTimeoutMs: config.drainTimeoutMs,
       killGraceMs: config.killGraceMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      workspaceDir: config.workspaceDir,
+      keepWorkspaces: config.keepWorkspaces,
       admin: { host: config.adminHost, port: config.adminPort },
       heartbeatThread: {
         baseUrl: config.apiUrl,
@@ -98,7 +106,7 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
         tlsInsecure: config.tlsInsecure,
       },
     },
-    { client, log },
+    { client, log, registry: createHandlerRegistry({}, { apiToken: token, redactor }) },
   );
   const uninstall = installSignalHandlers(agent, log);
   try {

@@ -3,6 +3,7 @@
  * in a key fails the typecheck. A type missing here still gets claimed and failed with a message naming it.
  */
 import type { JobType } from "../control-plane/schemas.ts";
+import type { Redactor } from "../logs/redact.ts";
 import { createActionsWorkflowHandler } from "./actions/handler.ts";
 import { createContainerImageBuildHandler } from "./build/container-image/handler.ts";
 import { createDockerBuildHandler } from "./build/docker/handler.ts";
@@ -13,7 +14,7 @@ import { createHealthCheckHandler } from "./operations/health-check.ts";
 import { createNoopHandler } from "./operations/noop.ts";
 import { createShutDownHandler } from "./operations/shut-down.ts";
 import { createOciSyncHandler } from "./sync/oci/handler.ts";
-import { createTerraformHandler } from "./terraform/handler.ts";
+import { createTerraformHandler, terraformHandlerFactories } from "./terraform/handler.ts";
 
 /** The built-in handlers, by job type. */
 export const HANDLERS = {
@@ -22,7 +23,7 @@ export const HANDLERS = {
   "shut-down": () => createShutDownHandler("shut-down"),
   "update-version": () => createShutDownHandler("update-version"),
   "actions-workflow": () => createActionsWorkflowHandler(),
-  // Without the runner token: jobs using the control plane's state backend need terraformHandlerFactories({ apiToken }).
+  // Without the runner token; createHandlerRegistry(…, { apiToken }) rebuilds these with it.
   "terraform-deploy": () => createTerraformHandler({ variant: "deploy" }),
   "sandbox-terraform": () => createTerraformHandler({ variant: "sandbox" }),
   "terraform-module-build": () => createTerraformModuleBuildHandler(),
@@ -40,10 +41,29 @@ export interface HandlerRegistry {
   types(): string[];
 }
 
-/** Creates a registry of the built-in handlers plus `extra` (extra wins on a clash). */
-export function createHandlerRegistry(extra: Partial<Record<JobType, HandlerFactory>> = {}): HandlerRegistry {
+/** What handlers get from the runner itself. */
+export interface HandlerDeps {
+  /** The runner's token: terraform's http backend authenticates with it (never in argv or logs). */
+  apiToken?: string;
+  /** The runner-wide redactor (the token and other secrets already registered). */
+  redactor?: Redactor;
+}
+
+/**
+ * Creates a registry of the built-in handlers, built with `deps`, plus `extra` (extra wins on a clash).
+ */
+export function createHandlerRegistry(
+  extra: Partial<Record<JobType, HandlerFactory>> = {},
+  deps: HandlerDeps = {},
+): HandlerRegistry {
+  const withDeps: Partial<Record<JobType, HandlerFactory>> = {
+    ...terraformHandlerFactories({
+      ...(deps.apiToken !== undefined ? { apiToken: deps.apiToken } : {}),
+      ...(deps.redactor !== undefined ? { redactor: deps.redactor } : {}),
+    }),
+  };
   const table = new Map<string, HandlerFactory>(
-    Object.entries({ ...HANDLERS, ...extra }) as Array<[string, HandlerFactory]>,
+    Object.entries({ ...HANDLERS, ...withDeps, ...extra }) as Array<[string, HandlerFactory]>,
   );
   return {
     find(type) {

@@ -78,6 +78,9 @@ export interface RunJobInput {
   /** Milliseconds cleanup may take when the job failed or was aborted; default 60 000. */
   cleanupTimeoutMs?: number;
   workspaceDir?: string;
+  /** Creates the job's workspace at the start of `reset` (its failure fails the job at reset); removed after
+   * cleanup whatever happened. */
+  workspace?: () => Promise<{ dir: string; cleanup(): Promise<void> }>;
   /** Called after each status PATCH attempt (tests and metrics). */
   onStatus?: (status: ExecutionStatus) => void;
   /** Clock in ms; default performance.now. */
@@ -136,6 +139,7 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
   }, timeoutMs);
 
   let handler: JobHandler<unknown> | undefined;
+  let workspace: { dir: string; cleanup(): Promise<void> } | undefined;
   const base: BaseJobContext = {
     job,
     execution,
@@ -209,6 +213,17 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     const h = handler;
     await patch("initializing");
     current = "reset";
+    const makeWorkspace = input.workspace;
+    if (makeWorkspace !== undefined) {
+      await step("reset", async () => {
+        try {
+          workspace = await makeWorkspace();
+        } catch (err) {
+          throw new Error(`could not create the job workspace: ${describeError(err)}`, { cause: err });
+        }
+        base.workspaceDir = workspace.dir;
+      });
+    }
     await step("reset", h.reset === undefined ? undefined : () => h.reset!(base));
     current = "fetch";
     await step("fetch", async () => {
@@ -258,6 +273,9 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     input.signal?.removeEventListener("abort", forward);
   }
   await giveUpAfter(graceful, signal, settleMs).catch(() => undefined);
+  await workspace
+    ?.cleanup()
+    .catch((err: unknown) => log.warn("could not remove the job workspace", { error: describeError(err) }));
 
   const durationMs = Math.round(now() - startedAt);
   const handlerName = handler?.name ?? "";

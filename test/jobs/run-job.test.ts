@@ -1,9 +1,14 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Job } from "../../src/control-plane/schemas.ts";
 import type { AbortReason, HandlerFactory, JobHandler, RunnerState } from "../../src/jobs/handler.ts";
 import { createHandlerRegistry } from "../../src/jobs/registry.ts";
 import { parsePlanText, type RunJobInput, runJob } from "../../src/jobs/run-job.ts";
+import { createWorkspace } from "../../src/workspace/workspace.ts";
 import { cpError, createFakeClient } from "../agent/support/fake-client.ts";
 import { recordingJobLog } from "../agent/support/silent-log.ts";
 
@@ -236,6 +241,48 @@ describe("step pipeline", () => {
     expect(
       log.messages.filter((m) => m.startsWith("warn: could not update the execution status")),
     ).toHaveLength(3);
+  });
+
+  it("gives the handler a 0700 workspace and removes it after cleanup, also when the job fails", async () => {
+    for (const failIn of [undefined, "execute"]) {
+      const root = await mkdtemp(join(tmpdir(), "runjob-ws-"));
+      const seen: Array<{ dir: string | undefined; mode: number }> = [];
+      const { factory } = tracingHandler(failIn === undefined ? {} : { failIn });
+      const wrapped: HandlerFactory = () => {
+        const h = factory() as JobHandler<{ n: number }>;
+        return {
+          ...h,
+          async cleanup(ctx) {
+            const info = await stat(ctx.workspaceDir!);
+            seen.push({ dir: ctx.workspaceDir, mode: info.mode & 0o777 });
+          },
+        } as JobHandler<unknown>;
+      };
+      const t = input({}, wrapped, {
+        workspace: () => createWorkspace({ root, jobId: "job-1", executionId: "exec-1" }),
+      });
+      t.fake.on("getPlanText", () => JSON.stringify({ n: 0 }));
+      const outcome = await runJob(t.input);
+      expect(outcome.status).toBe(failIn === undefined ? "finished" : "failed");
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.dir!.startsWith(root)).toBe(true);
+      expect(seen[0]!.mode).toBe(0o700);
+      expect(existsSync(seen[0]!.dir!)).toBe(false);
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("fails at reset, naming the cause, when the workspace cannot be made", async () => {
+    const { factory, steps } = tracingHandler();
+    const t = input({}, factory, {
+      workspace: () => Promise.reject(new Error("disk full")),
+    });
+    t.fake.on("getPlanText", () => JSON.stringify({ n: 0 }));
+    const outcome = await runJob(t.input);
+    expect(outcome.status).toBe("failed");
+    expect(outcome.step).toBe("reset");
+    expect(outcome.message).toBe("could not create the job workspace: disk full");
+    expect(steps).toEqual([]);
   });
 
   it("accepts an empty or null plan for noop", async () => {

@@ -20,7 +20,7 @@ import { MANIFEST_MEDIA_TYPES } from "./media-types.ts";
 import { registryApiHost } from "./reference.ts";
 import type { RegistryCredentials } from "./registry-config.ts";
 import { createTransport, type SendRequest, type SendResponse } from "./transport.ts";
-import { createBlobUploads } from "./upload.ts";
+import { type BlobUploads, createBlobUploads } from "./upload.ts";
 
 /** Default size of one chunk of a chunked upload, and the largest blob uploaded in one request: 8 MiB. */
 export const DEFAULT_CHUNK_SIZE_BYTES = 8 * 1024 * 1024;
@@ -66,7 +66,7 @@ export interface ManifestHead {
 }
 
 /** A client of one registry; every method takes the repository it acts on. */
-export interface RegistryClient {
+export interface RegistryClient extends BlobUploads {
   /** The registry host as configured. */
   readonly registry: string;
   /** `scheme://host[:port]` the API is spoken to; equal origins mean blobs can be mounted across repositories. */
@@ -96,33 +96,6 @@ export interface RegistryClient {
   openBlob(repository: string, blob: BlobRef, options?: CallOptions): AsyncGenerator<Buffer>;
   /** Downloads a blob to `file`, verified; a wrong download leaves no file behind. */
   downloadBlob(repository: string, blob: BlobRef, file: string, options?: CallOptions): Promise<void>;
-  /** Uploads bytes as a blob (one request up to the chunk size, chunked beyond); returns digest and size. */
-  pushBlob(
-    repository: string,
-    bytes: Uint8Array,
-    options?: CallOptions,
-  ): Promise<{ digest: string; size: number }>;
-  /** Uploads a stream in chunks of `chunkSizeBytes`, checking it hashes to `blob.digest` before committing. */
-  pushBlobStream(
-    repository: string,
-    blob: BlobRef,
-    source: AsyncIterable<Uint8Array>,
-    options?: CallOptions,
-  ): Promise<void>;
-  /** Uploads a file as a blob of the given digest (chunked when larger than the chunk size). */
-  pushBlobFile(
-    repository: string,
-    blob: BlobRef & { size: number },
-    file: string,
-    options?: CallOptions,
-  ): Promise<void>;
-  /** Mounts a blob from another repository of this registry; false when the registry declined (then push it). */
-  mountBlob(
-    repository: string,
-    digest: string,
-    fromRepository: string,
-    options?: CallOptions,
-  ): Promise<boolean>;
 }
 
 /** Creates a client of one registry. */

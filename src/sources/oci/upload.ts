@@ -21,23 +21,27 @@ export interface BlobUploadContext {
 
 /** The upload half of a RegistryClient. */
 export interface BlobUploads {
+  /** Uploads bytes as a blob (one request up to the chunk size, chunked beyond); returns digest and size. */
   pushBlob(
     repository: string,
     bytes: Uint8Array,
     options?: CallOptions,
   ): Promise<{ digest: string; size: number }>;
+  /** Uploads a stream in chunks of `chunkSizeBytes`, checking it hashes to `blob.digest` before committing. */
   pushBlobStream(
     repository: string,
     blob: BlobRef,
     source: AsyncIterable<Uint8Array>,
     options?: CallOptions,
   ): Promise<void>;
+  /** Uploads a file as a blob of the given digest (chunked when larger than the chunk size). */
   pushBlobFile(
     repository: string,
     blob: BlobRef & { size: number },
     file: string,
     options?: CallOptions,
   ): Promise<void>;
+  /** Mounts a blob from another repository of this registry; false when the registry declined (then push it). */
   mountBlob(
     repository: string,
     digest: string,
