@@ -28,4 +28,5 @@ export const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = 
   org: () => import("./run.ts").then((m) => m.org),
   build: () => import("./run.ts").then((m) => m.build),
   install: () => import("./run.ts").then((m) => m.install),
+  service: () => import("./service.ts"),
 };
