@@ -81,6 +81,8 @@ async function install(args: string[], stdin = ""): Promise<Outcome> {
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
   child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  // The script may exit before reading its stdin (e.g. when it refuses its arguments): ignore EPIPE.
+  child.stdin.on("error", () => undefined);
   child.stdin.end(stdin);
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
   const recorded = (await readFile(record, "utf8").catch(() => "")).split("\n").filter(Boolean);

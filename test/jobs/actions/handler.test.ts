@@ -377,7 +377,17 @@ describe("actions-workflow handler", () => {
       { executionTimeoutNs: 400_000_000 },
     );
     expect(ran.outcome.status).toBe("timed-out");
-    expect(statuses(ran.steps)).toEqual(["t1:in-progress", "t1:timed-out", "t2:noop"]);
+    // The pipeline returns once the step settled; the remaining PUTs follow right after.
+    const detail = await cp.waitForJob(
+      ran.detail.id,
+      (d) => (d.executions.at(-1)?.steps ?? []).length >= 3,
+      5_000,
+    );
+    expect(statuses(detail.executions.at(-1)?.steps ?? [])).toEqual([
+      "t1:in-progress",
+      "t1:timed-out",
+      "t2:noop",
+    ]);
   });
 
   it("in sandbox mode reports every step finished with 5 s and posts the sandbox outputs", async () => {
