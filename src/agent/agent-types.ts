@@ -2,7 +2,9 @@
  * its dependencies, its exit and its numbers. */
 import type { Logger } from "pino";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
+import type { RunnerSettings } from "../control-plane/schemas.ts";
 import type { HandlerRegistry } from "../jobs/registry.ts";
+import type { Telemetry } from "../telemetry/otel.ts";
 import type { HeartbeatStats } from "./heartbeat.ts";
 import type { HeartbeatClientOptions } from "./heartbeat-thread.ts";
 import type { JobLoopHealth } from "./job-loop.ts";
@@ -68,6 +70,16 @@ export interface AgentDeps {
   log: Logger;
   /** Default: the built-in handlers. */
   registry?: HandlerRegistry;
+  /** Starts OpenTelemetry once the settings are known (telemetry/otel.ts `startTelemetry`); the agent records
+   * job and step spans and metrics through it, adds its metrics to /metrics and shuts it down last. None when
+   * absent. */
+  telemetry?: (settings: RunnerSettings, sources: TelemetrySources) => Telemetry;
+}
+
+/** Live agent values handed to telemetry for its observed metrics. */
+export interface TelemetrySources {
+  /** Largest gap between two heartbeat sends so far, in ms (0 before the first). */
+  heartbeatWorstGapMs(): number;
 }
 
 /** How the agent ended. */

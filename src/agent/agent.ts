@@ -13,6 +13,7 @@ import type { Execution, Job, RunnerSettings } from "../control-plane/schemas.ts
 import type { RunnerState } from "../jobs/handler.ts";
 import { createHandlerRegistry } from "../jobs/registry.ts";
 import { type AdminServer, startAdminServer } from "../telemetry/admin-server.ts";
+import type { Telemetry } from "../telemetry/otel.ts";
 import type { Agent, AgentDeps, AgentExit, AgentOptions } from "./agent-types.ts";
 import { createCancelWatch } from "./cancel-watch.ts";
 import { type DrainPlan, runDrain } from "./drain.ts";
@@ -58,6 +59,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   let processId: string | undefined;
   let heartbeats: HeartbeatHandle | undefined;
   let admin: AdminServer | undefined;
+  let telemetry: Telemetry | undefined;
   let loops: JobLoop[] = [];
   const loopRuns: Array<Promise<void>> = [];
   let recovery: Promise<void> = Promise.resolve();
@@ -95,6 +97,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     runnerState,
     killGraceMs: options.killGraceMs,
     stopSignal: stopController.signal,
+    telemetry: () => telemetry,
     ...(options.workspaceDir !== undefined ? { workspaceRoot: options.workspaceDir } : {}),
     ...(options.keepWorkspaces !== undefined ? { keepWorkspaces: options.keepWorkspaces } : {}),
   });
@@ -159,7 +162,13 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     }
     if (options.admin !== undefined) {
       try {
-        admin = await startAdminServer({ ...options.admin, log, health, ready, metrics: metricsText });
+        admin = await startAdminServer({
+          ...options.admin,
+          log,
+          health,
+          ready,
+          metrics: async () => metricsText() + ((await telemetry?.prometheusText()) ?? ""),
+        });
       } catch (err) {
         throw new AgentStartupError(
           "ADMIN_SERVER",
@@ -177,6 +186,16 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     });
     ensureStarting();
     log.info({ heartbeatIntervalMs: heartbeatIntervalMs(settings) }, "runner settings fetched");
+    if (deps.telemetry !== undefined) {
+      try {
+        telemetry = deps.telemetry(settings, {
+          heartbeatWorstGapMs: () => heartbeats?.stats().worstGapMs ?? 0,
+        });
+        log.info({ exports: telemetry.destinations }, "telemetry started");
+      } catch (err) {
+        log.warn({ err }, "could not start telemetry; the runner goes on without it");
+      }
+    }
     if (leftovers.length > 0) {
       recovery = recoverJournal(leftovers, { client, journal, log, signal: stopController.signal }).catch(
         (err) => log.error({ err }, "could not report executions left by a previous process"),
@@ -269,6 +288,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
           .catch((err: unknown) => log.warn({ err }, "could not mark the runner process stopped"));
       }
       await journal.close().catch((err: unknown) => log.warn({ err }, "could not close the journal"));
+      await telemetry?.shutdown();
       await admin?.close();
     },
   };

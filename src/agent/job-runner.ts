@@ -8,6 +8,7 @@ import type { ControlPlaneApi } from "../control-plane/api.ts";
 import type { AbortReason, RunnerState } from "../jobs/handler.ts";
 import type { HandlerRegistry } from "../jobs/registry.ts";
 import { runJob } from "../jobs/run-job.ts";
+import type { JobTracer } from "../telemetry/job-trace.ts";
 import { createWorkspace } from "../workspace/workspace.ts";
 import type { CancelWatch } from "./cancel-watch.ts";
 import { pinoJobLog } from "./job-log.ts";
@@ -33,6 +34,8 @@ export interface JobRunnerDeps {
   workspaceRoot?: string;
   /** Keep workspaces after the job (debugging); default false. */
   keepWorkspaces?: boolean;
+  /** Job and step spans and metrics (OpenTelemetry), once started; none when absent or undefined. */
+  telemetry?: () => JobTracer | undefined;
 }
 
 /** One job being run. */
@@ -77,6 +80,16 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       receiveToClaimMs: claimed.claimedAtMs - claimed.receivedAtMs,
       createdToClaimMs: Number.isNaN(createdMs) ? undefined : Math.max(0, Date.now() - createdMs),
     });
+    const traced = deps.telemetry?.()?.startJob({
+      jobId: job.id,
+      executionId: execution.id,
+      type,
+      group,
+      operation: job.operation,
+      metadata: job.metadata,
+      pickupLatencyMs: claimed.claimedAtMs - claimed.receivedAtMs,
+      queueWaitMs: Number.isNaN(createdMs) ? undefined : Math.max(0, Date.now() - createdMs),
+    });
     try {
       await deps.journal.add({
         jobId: job.id,
@@ -99,6 +112,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       runnerState: deps.runnerState,
       killGraceMs: deps.killGraceMs,
       signal: entry.controller.signal,
+      ...(traced !== undefined ? { onStep: traced.onStep } : {}),
       ...(deps.workspaceRoot !== undefined
         ? {
             workspace: () =>
@@ -112,6 +126,12 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         : {}),
     });
     unwatch();
+    traced?.end({
+      status: outcome.status,
+      message: outcome.message,
+      step: outcome.step,
+      durationMs: outcome.durationMs,
+    });
     const pending = { status: outcome.status, result: outcome.result };
     await deps.journal
       .setOutcome(execution.id, {

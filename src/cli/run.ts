@@ -16,6 +16,7 @@ import { createControlPlaneClient } from "../control-plane/client.ts";
 import { createHandlerRegistry } from "../jobs/registry.ts";
 import { createRedactor } from "../logs/redact.ts";
 import { createLogger } from "../telemetry/logger.ts";
+import { startTelemetry, telemetrySwitches } from "../telemetry/otel.ts";
 import { VERSION } from "../version.ts";
 import { parseCommandArgs, reportUsageError } from "./args.ts";
 import type { CommandIo, CommandModule } from "./commands.ts";
@@ -106,7 +107,29 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
         tlsInsecure: config.tlsInsecure,
       },
     },
-    { client, log, registry: createHandlerRegistry({}, { apiToken: token, redactor }) },
+    {
+      client,
+      log,
+      registry: createHandlerRegistry({}, { apiToken: token, redactor }),
+      // OTLP per the OTEL_* variables; the control plane's routes when the settings enable metrics
+      telemetry: (settings, sources) =>
+        startTelemetry({
+          runnerId,
+          version: VERSION,
+          resourceAttributes: settings.metadata,
+          env: io.env,
+          controlPlane: {
+            baseUrl: config.apiUrl,
+            token,
+            runnerId,
+            tlsInsecure: config.tlsInsecure,
+            ...telemetrySwitches(settings),
+          },
+          redactor,
+          heartbeatWorstGapMs: sources.heartbeatWorstGapMs,
+          log,
+        }),
+    },
   );
   const uninstall = installSignalHandlers(agent, log);
   try {

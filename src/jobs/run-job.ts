@@ -83,6 +83,9 @@ export interface RunJobInput {
   workspace?: () => Promise<{ dir: string; cleanup(): Promise<void> }>;
   /** Called after each status PATCH attempt (tests and metrics). */
   onStatus?: (status: ExecutionStatus) => void;
+  /** Called as each step that runs starts and ends (`error`: what failed it, or the abort reason); telemetry
+   * makes step spans from it. A throwing hook is ignored. */
+  onStep?: (name: StepName, phase: "start" | "end", error?: unknown) => void;
   /** Clock in ms; default performance.now. */
   now?: () => number;
 }
@@ -181,16 +184,27 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     input.onStatus?.(status);
   }
 
+  function notifyStep(name: StepName, phase: "start" | "end", error?: unknown): void {
+    try {
+      input.onStep?.(name, phase, error);
+    } catch {
+      // telemetry must never change what happens to the job
+    }
+  }
+
   async function step(name: StepName, fn: (() => Promise<unknown>) | undefined): Promise<void> {
     if (signal.aborted) throw signal.reason;
     if (fn === undefined) return;
     log.debug("step started", { step: name });
+    notifyStep(name, "start");
     try {
       await raceAbort(fn(), signal, settleMs);
     } catch (err) {
+      notifyStep(name, "end", signal.aborted ? signal.reason : err);
       if (signal.aborted) throw signal.reason;
       throw new StepFailed(name, err);
     }
+    notifyStep(name, "end", signal.aborted ? signal.reason : undefined);
     if (signal.aborted) throw signal.reason;
   }
 

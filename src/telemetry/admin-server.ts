@@ -22,8 +22,8 @@ export interface AdminServerOptions {
   log: Logger;
   health(): ProbeResult;
   ready(): ProbeResult;
-  /** Prometheus text exposition. */
-  metrics(): string;
+  /** Prometheus text exposition (may be async: OpenTelemetry metrics are collected on demand). */
+  metrics(): string | Promise<string>;
 }
 
 /** A listening admin server. */
@@ -44,6 +44,14 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 /** Starts the admin server; rejects when the address cannot be bound (e.g. EADDRINUSE). */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const host = options.host ?? "127.0.0.1";
+  const serveMetrics = async (res: ServerResponse): Promise<void> => {
+    try {
+      send(res, 200, "text/plain; version=0.0.4; charset=utf-8", await options.metrics());
+    } catch (err) {
+      options.log.error({ err, path: "/metrics" }, "admin request failed");
+      send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+    }
+  };
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -55,7 +63,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         const probe = path === "/healthz" ? options.health() : options.ready();
         send(res, probe.ok ? 200 : 503, "application/json", `${JSON.stringify(probe.body)}\n`);
       } else if (path === "/metrics") {
-        send(res, 200, "text/plain; version=0.0.4; charset=utf-8", options.metrics());
+        void serveMetrics(res);
       } else {
         send(res, 404, "text/plain; charset=utf-8", "not found: try /healthz, /readyz or /metrics\n");
       }
