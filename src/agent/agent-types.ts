@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
 import type { RunnerSettings } from "../control-plane/schemas.ts";
 import type { HandlerRegistry } from "../jobs/registry.ts";
+import type { Redactor } from "../logs/redact.ts";
 import type { Telemetry } from "../telemetry/otel.ts";
 import type { HeartbeatStats } from "./heartbeat.ts";
 import type { HeartbeatClientOptions } from "./heartbeat-thread.ts";
@@ -56,6 +57,8 @@ export interface AgentOptions {
   admin?: { host: string; port: number };
   /** Run heartbeats on a worker thread with its own client built from these; inline through `client` when absent. */
   heartbeatThread?: HeartbeatClientOptions;
+  /** Per-execution cap of the on-disk job log spool, in bytes; default 100 MiB. */
+  logSpoolMaxBytes?: number;
   /** Root of per-job workspaces (0700 each, removed after the job); jobs get none when absent. */
   workspaceDir?: string;
   /** Keep job workspaces after the job, for debugging; default false. */
@@ -70,6 +73,8 @@ export interface AgentDeps {
   log: Logger;
   /** Default: the built-in handlers. */
   registry?: HandlerRegistry;
+  /** Scrubs secrets from job logs before they are spooled; default an empty redactor. */
+  redactor?: Redactor;
   /** Starts OpenTelemetry once the settings are known (telemetry/otel.ts `startTelemetry`); the agent records
    * job and step spans and metrics through it, adds its metrics to /metrics and shuts it down last. None when
    * absent. */

@@ -12,6 +12,10 @@ import { ControlPlaneError } from "../control-plane/errors.ts";
 import type { Execution, Job, RunnerSettings } from "../control-plane/schemas.ts";
 import type { RunnerState } from "../jobs/handler.ts";
 import { createHandlerRegistry } from "../jobs/registry.ts";
+import { openJobLog, parseLogLevel } from "../logs/job-log.ts";
+import { runnerResource } from "../logs/otlp-records.ts";
+import { createRedactor } from "../logs/redact.ts";
+import { createShipper, resumePending, type Shipper } from "../logs/shipper.ts";
 import { type AdminServer, startAdminServer } from "../telemetry/admin-server.ts";
 import type { Telemetry } from "../telemetry/otel.ts";
 import type { Agent, AgentDeps, AgentExit, AgentOptions } from "./agent-types.ts";
@@ -60,6 +64,8 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   let heartbeats: HeartbeatHandle | undefined;
   let admin: AdminServer | undefined;
   let telemetry: Telemetry | undefined;
+  let shipper: Shipper | undefined;
+  const redactor = deps.redactor ?? createRedactor();
   let loops: JobLoop[] = [];
   const loopRuns: Array<Promise<void>> = [];
   let recovery: Promise<void> = Promise.resolve();
@@ -98,6 +104,27 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     killGraceMs: options.killGraceMs,
     stopSignal: stopController.signal,
     telemetry: () => telemetry,
+    openJobLog: (job, execution, stepName, echo) =>
+      shipper === undefined
+        ? undefined
+        : openJobLog({
+            stateDir: options.stateDir,
+            job,
+            execution,
+            stepName,
+            redactor,
+            logger: log,
+            echo,
+            shipper,
+            // Normally the last lines arrive before the terminal status; when the control plane is away the
+            // status is not held back for long: the spool keeps the lines and shipping goes on.
+            flushTimeoutMs: 2_000,
+            enableLogging: settings?.enable_logging ?? true,
+            level: parseLogLevel(settings?.logging_level),
+            ...(options.logSpoolMaxBytes !== undefined
+              ? { spoolOptions: { maxBytes: options.logSpoolMaxBytes } }
+              : {}),
+          }),
     ...(options.workspaceDir !== undefined ? { workspaceRoot: options.workspaceDir } : {}),
     ...(options.keepWorkspaces !== undefined ? { keepWorkspaces: options.keepWorkspaces } : {}),
   });
@@ -196,6 +223,26 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
         log.warn({ err }, "could not start telemetry; the runner goes on without it");
       }
     }
+    shipper = createShipper({
+      client,
+      resource: runnerResource({
+        metadata: settings.metadata,
+        runnerId: client.runnerId,
+        version: options.version,
+        schemaUrl: client.baseUrl,
+      }),
+      logger: log,
+    });
+    try {
+      const resumed = resumePending({ stateDir: options.stateDir, shipper, logger: log });
+      if (resumed.resumed.length > 0 || resumed.removed > 0)
+        log.info(
+          { resumed: resumed.resumed.length, removed: resumed.removed },
+          "job logs left by a previous process are being shipped",
+        );
+    } catch (err) {
+      log.warn({ err }, "could not resume job logs left by a previous process");
+    }
     if (leftovers.length > 0) {
       recovery = recoverJournal(leftovers, { client, journal, log, signal: stopController.signal }).catch(
         (err) => log.error({ err }, "could not report executions left by a previous process"),
@@ -288,6 +335,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
           .catch((err: unknown) => log.warn({ err }, "could not mark the runner process stopped"));
       }
       await journal.close().catch((err: unknown) => log.warn({ err }, "could not close the journal"));
+      await shipper?.close();
       await telemetry?.shutdown();
       await admin?.close();
     },

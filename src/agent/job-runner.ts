@@ -5,9 +5,9 @@
  */
 import type { Logger } from "pino";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
-import type { AbortReason, RunnerState } from "../jobs/handler.ts";
+import type { AbortReason, JobLog, RunnerState } from "../jobs/handler.ts";
 import type { HandlerRegistry } from "../jobs/registry.ts";
-import { runJob } from "../jobs/run-job.ts";
+import { runJob, type StepName } from "../jobs/run-job.ts";
 import type { JobTracer } from "../telemetry/job-trace.ts";
 import { createWorkspace } from "../workspace/workspace.ts";
 import type { CancelWatch } from "./cancel-watch.ts";
@@ -30,6 +30,16 @@ export interface JobRunnerDeps {
   killGraceMs: number;
   /** Aborts outcome delivery retries when the runner stops for good. */
   stopSignal: AbortSignal;
+  /**
+   * Opens the job's durable log (spool → shipper → the job's log stream); a pino child logger when absent or
+   * when it returns undefined. `stepName` tells which pipeline step is running.
+   */
+  openJobLog?: (
+    job: ClaimedJob["job"],
+    execution: ClaimedJob["execution"],
+    stepName: () => string,
+    echo: Logger,
+  ) => (JobLog & { close(): Promise<void> }) | undefined;
   /** Where per-job workspaces (0700) are made; jobs get none when absent. */
   workspaceRoot?: string;
   /** Keep workspaces after the job (debugging); default false. */
@@ -103,16 +113,27 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     }
     log.info("job claimed");
     const unwatch = deps.cancelWatch.watch(job.id, execution.id, (reason) => entry.controller.abort(reason));
+    let stepName = "";
+    let durable: (JobLog & { close(): Promise<void> }) | undefined;
+    try {
+      durable = deps.openJobLog?.(job, execution, () => stepName, log);
+    } catch (err) {
+      log.error({ err }, "could not open the durable job log; the job logs to the runner's log only");
+    }
+    const onStep = (name: StepName, phase: "start" | "end", error?: unknown) => {
+      if (phase === "start") stepName = name;
+      traced?.onStep(name, phase, error);
+    };
     const outcome = await runJob({
       job,
       execution,
       handlerFactory: deps.registry.find(job.type),
       client: deps.client,
-      log: pinoJobLog(log),
+      log: durable ?? pinoJobLog(log),
       runnerState: deps.runnerState,
       killGraceMs: deps.killGraceMs,
       signal: entry.controller.signal,
-      ...(traced !== undefined ? { onStep: traced.onStep } : {}),
+      onStep,
       ...(deps.workspaceRoot !== undefined
         ? {
             workspace: () =>
@@ -126,6 +147,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         : {}),
     });
     unwatch();
+    // The job's last lines reach its log stream before the control plane hears the terminal status.
+    await durable?.close().catch((err: unknown) => log.warn({ err }, "could not close the job log"));
     traced?.end({
       status: outcome.status,
       message: outcome.message,

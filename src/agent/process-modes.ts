@@ -6,7 +6,7 @@
 import type { ProcessType } from "../control-plane/schemas.ts";
 
 /** A job-running command. */
-export type ProcessMode = "run" | "org" | "build" | "install";
+export type ProcessMode = "run" | "org" | "build" | "install" | "mng";
 
 /** What a mode runs. */
 export interface ProcessModeSpec {
@@ -43,5 +43,10 @@ export const PROCESS_MODES = {
     processType: "install",
     groups: INSTALL_GROUPS,
     summary: "Run an install runner: operations, sync, sandbox, deploy and actions jobs",
+  },
+  mng: {
+    processType: "mng",
+    groups: ["management"],
+    summary: "Manage a VM runner: management jobs, and keep its systemd unit in line with service.yml",
   },
 } as const satisfies Record<ProcessMode, ProcessModeSpec>;

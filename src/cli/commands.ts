@@ -25,8 +25,12 @@ export const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = 
   "control-plane": () => import("./control-plane.ts"),
   version: () => import("./version.ts"),
   run: () => import("./run.ts"),
+  "run-local": () => import("./run-local.ts"),
+  runs: () => import("./runs.ts"),
+  diff: () => import("./diff.ts"),
   org: () => import("./run.ts").then((m) => m.org),
   build: () => import("./run.ts").then((m) => m.build),
   install: () => import("./run.ts").then((m) => m.install),
   service: () => import("./service.ts"),
+  mng: () => import("./mng.ts"),
 };

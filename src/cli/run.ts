@@ -97,6 +97,7 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
       killGraceMs: config.killGraceMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       workspaceDir: config.workspaceDir,
+      logSpoolMaxBytes: config.logSpoolMaxBytes,
       keepWorkspaces: config.keepWorkspaces,
       admin: { host: config.adminHost, port: config.adminPort },
       heartbeatThread: {
@@ -111,6 +112,7 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
       client,
       log,
       registry: createHandlerRegistry({}, { apiToken: token, redactor }),
+      redactor,
       // OTLP per the OTEL_* variables; the control plane's routes when the settings enable metrics
       telemetry: (settings, sources) =>
         startTelemetry({

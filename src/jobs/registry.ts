@@ -10,6 +10,14 @@ import { createDockerBuildHandler } from "./build/docker/handler.ts";
 import { createHelmChartBuildHandler } from "./build/helm-chart/handler.ts";
 import { createTerraformModuleBuildHandler } from "./build/terraform-module/handler.ts";
 import type { HandlerFactory } from "./handler.ts";
+import { createHelmHandler } from "./helm/handler.ts";
+import { createKubernetesJobHandler } from "./kubernetes-job/handler.ts";
+import { createKubernetesManifestHandler } from "./kubernetes-manifest/handler.ts";
+import { managementDepsFromEnv } from "./management/deps.ts";
+import { createMngRunnerRestartHandler } from "./management/restart.ts";
+import { createMngShutDownHandler } from "./management/shut-down.ts";
+import { createMngUpdateVersionHandler } from "./management/update-version.ts";
+import { createMngVmShutDownHandler } from "./management/vm-shut-down.ts";
 import { createHealthCheckHandler } from "./operations/health-check.ts";
 import { createNoopHandler } from "./operations/noop.ts";
 import { createShutDownHandler } from "./operations/shut-down.ts";
@@ -31,6 +39,14 @@ export const HANDLERS = {
   "container-image-build": () => createContainerImageBuildHandler(),
   "docker-build": () => createDockerBuildHandler(),
   "oci-sync": () => createOciSyncHandler(),
+  // Management (runner mng): from the environment here; `runner mng` passes its own, sharing its service gate.
+  "mng-shut-down": () => createMngShutDownHandler(managementDepsFromEnv(process.env)),
+  "mng-runner-restart": () => createMngRunnerRestartHandler(managementDepsFromEnv(process.env)),
+  "mng-runner-update-version": () => createMngUpdateVersionHandler(managementDepsFromEnv(process.env)),
+  "mng-vm-shut-down": () => createMngVmShutDownHandler(managementDepsFromEnv(process.env)),
+  "kubernetes-manifest-deploy": () => createKubernetesManifestHandler(),
+  "job-deploy": () => createKubernetesJobHandler(),
+  "helm-chart-deploy": () => createHelmHandler(),
 } satisfies Partial<Record<JobType, HandlerFactory>>;
 
 /** Looks up handlers by job type. */

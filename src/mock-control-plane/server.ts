@@ -86,8 +86,8 @@ export interface EmbeddedControlPlane {
   events: EventEmitter;
   /** Resolves with the job once `predicate` holds; rejects after `timeoutMs` (default 10 000) showing its status. */
   waitForJob(jobId: string, predicate: (job: JobDetail) => boolean, timeoutMs?: number): Promise<JobDetail>;
-  /** Requests served, by operationId. */
-  stats(): { requests: Record<string, number> };
+  /** Requests served, by operationId; `firstRequestAtMs`: epoch ms (fractional) of each operation's first request. */
+  stats(): { requests: Record<string, number>; firstRequestAtMs: Record<string, number> };
   /** Every route served: method, `:param` pattern, operationId and the credential it needs. */
   routes(): Array<{
     method: string;
@@ -123,6 +123,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const pendingEmits = new Set<string>();
   const tail = new TailWaiters();
   const counts: Record<string, number> = {};
+  const firstRequestAtMs: Record<string, number> = {};
   let url = "";
 
   const runners = new RunnerService(store, {
@@ -183,6 +184,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       closing: closing.signal,
       count: (operationId) => {
         counts[operationId] = (counts[operationId] ?? 0) + 1;
+        firstRequestAtMs[operationId] ??= performance.timeOrigin + performance.now();
       },
     }),
   );
@@ -210,7 +212,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     port: address.port,
     adminToken,
     events,
-    stats: services.stats,
+    stats: () => ({ ...services.stats(), firstRequestAtMs: { ...firstRequestAtMs } }),
     routes: () => router.list(),
     admin: {
       createRunner: (input) => runners.create(input),

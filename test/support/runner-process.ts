@@ -18,7 +18,7 @@ export type LogLine = Record<string, unknown> & { msg?: string };
 /** Options of `startRunner`. */
 export interface StartRunnerOptions {
   /** Default "run". */
-  command?: "run" | "org" | "build" | "install";
+  command?: "run" | "org" | "build" | "install" | "mng";
   apiUrl: string;
   token?: string;
   runnerId?: string;
