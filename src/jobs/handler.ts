@@ -111,4 +111,4 @@ export interface JobHandler<Plan = unknown> {
 }
 
 /** Builds a handler for one job. */
-export type HandlerFactory = () => JobHandler<unknown>;
+export type HandlerFactory = () => JobHandler<unknown> | Promise<JobHandler<unknown>>;

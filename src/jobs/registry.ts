@@ -4,50 +4,55 @@
  */
 import type { JobType } from "../control-plane/schemas.ts";
 import type { Redactor } from "../logs/redact.ts";
-import { createActionsWorkflowHandler } from "./actions/handler.ts";
-import { createContainerImageBuildHandler } from "./build/container-image/handler.ts";
-import { createDockerBuildHandler } from "./build/docker/handler.ts";
-import { createHelmChartBuildHandler } from "./build/helm-chart/handler.ts";
-import { createTerraformModuleBuildHandler } from "./build/terraform-module/handler.ts";
 import type { HandlerFactory } from "./handler.ts";
-import { createHelmHandler } from "./helm/handler.ts";
-import { createKubernetesJobHandler } from "./kubernetes-job/handler.ts";
-import { createKubernetesManifestHandler } from "./kubernetes-manifest/handler.ts";
-import { managementDepsFromEnv } from "./management/deps.ts";
-import { createMngRunnerRestartHandler } from "./management/restart.ts";
-import { createMngShutDownHandler } from "./management/shut-down.ts";
-import { createMngUpdateVersionHandler } from "./management/update-version.ts";
-import { createMngVmShutDownHandler } from "./management/vm-shut-down.ts";
 import { createHealthCheckHandler } from "./operations/health-check.ts";
 import { createNoopHandler } from "./operations/noop.ts";
 import { createShutDownHandler } from "./operations/shut-down.ts";
-import { createOciSyncHandler } from "./sync/oci/handler.ts";
-import { createTerraformHandler, terraformHandlerFactories } from "./terraform/handler.ts";
+import type { TerraformHandlerOptions } from "./terraform/handler.ts";
 
-/** The built-in handlers, by job type. */
+/**
+ * The built-in handlers, by job type. Handler modules load on the first job of their type (their SDKs —
+ * Kubernetes, AWS, Azure — would otherwise cost the runner most of a second at every start).
+ */
 export const HANDLERS = {
   noop: createNoopHandler,
   "health-check": createHealthCheckHandler,
   "shut-down": () => createShutDownHandler("shut-down"),
   "update-version": () => createShutDownHandler("update-version"),
-  "actions-workflow": () => createActionsWorkflowHandler(),
+  "actions-workflow": async () => (await import("./actions/handler.ts")).createActionsWorkflowHandler(),
   // Without the runner token; createHandlerRegistry(…, { apiToken }) rebuilds these with it.
-  "terraform-deploy": () => createTerraformHandler({ variant: "deploy" }),
-  "sandbox-terraform": () => createTerraformHandler({ variant: "sandbox" }),
-  "terraform-module-build": () => createTerraformModuleBuildHandler(),
-  "helm-chart-build": () => createHelmChartBuildHandler(),
-  "container-image-build": () => createContainerImageBuildHandler(),
-  "docker-build": () => createDockerBuildHandler(),
-  "oci-sync": () => createOciSyncHandler(),
+  "terraform-deploy": () => terraform({ variant: "deploy" }),
+  "sandbox-terraform": () => terraform({ variant: "sandbox" }),
+  "terraform-module-build": async () =>
+    (await import("./build/terraform-module/handler.ts")).createTerraformModuleBuildHandler(),
+  "helm-chart-build": async () =>
+    (await import("./build/helm-chart/handler.ts")).createHelmChartBuildHandler(),
+  "container-image-build": async () =>
+    (await import("./build/container-image/handler.ts")).createContainerImageBuildHandler(),
+  "docker-build": async () => (await import("./build/docker/handler.ts")).createDockerBuildHandler(),
+  "oci-sync": async () => (await import("./sync/oci/handler.ts")).createOciSyncHandler(),
   // Management (runner mng): from the environment here; `runner mng` passes its own, sharing its service gate.
-  "mng-shut-down": () => createMngShutDownHandler(managementDepsFromEnv(process.env)),
-  "mng-runner-restart": () => createMngRunnerRestartHandler(managementDepsFromEnv(process.env)),
-  "mng-runner-update-version": () => createMngUpdateVersionHandler(managementDepsFromEnv(process.env)),
-  "mng-vm-shut-down": () => createMngVmShutDownHandler(managementDepsFromEnv(process.env)),
-  "kubernetes-manifest-deploy": () => createKubernetesManifestHandler(),
-  "job-deploy": () => createKubernetesJobHandler(),
-  "helm-chart-deploy": () => createHelmHandler(),
+  "mng-shut-down": async () =>
+    (await import("./management/shut-down.ts")).createMngShutDownHandler(await managementDeps()),
+  "mng-runner-restart": async () =>
+    (await import("./management/restart.ts")).createMngRunnerRestartHandler(await managementDeps()),
+  "mng-runner-update-version": async () =>
+    (await import("./management/update-version.ts")).createMngUpdateVersionHandler(await managementDeps()),
+  "mng-vm-shut-down": async () =>
+    (await import("./management/vm-shut-down.ts")).createMngVmShutDownHandler(await managementDeps()),
+  "kubernetes-manifest-deploy": async () =>
+    (await import("./kubernetes-manifest/handler.ts")).createKubernetesManifestHandler(),
+  "job-deploy": async () => (await import("./kubernetes-job/handler.ts")).createKubernetesJobHandler(),
+  "helm-chart-deploy": async () => (await import("./helm/handler.ts")).createHelmHandler(),
 } satisfies Partial<Record<JobType, HandlerFactory>>;
+
+async function terraform(options: TerraformHandlerOptions) {
+  return (await import("./terraform/handler.ts")).createTerraformHandler(options);
+}
+
+async function managementDeps() {
+  return (await import("./management/deps.ts")).managementDepsFromEnv(process.env);
+}
 
 /** Looks up handlers by job type. */
 export interface HandlerRegistry {
@@ -72,11 +77,13 @@ export function createHandlerRegistry(
   extra: Partial<Record<JobType, HandlerFactory>> = {},
   deps: HandlerDeps = {},
 ): HandlerRegistry {
+  const terraformDeps = {
+    ...(deps.apiToken !== undefined ? { apiToken: deps.apiToken } : {}),
+    ...(deps.redactor !== undefined ? { redactor: deps.redactor } : {}),
+  };
   const withDeps: Partial<Record<JobType, HandlerFactory>> = {
-    ...terraformHandlerFactories({
-      ...(deps.apiToken !== undefined ? { apiToken: deps.apiToken } : {}),
-      ...(deps.redactor !== undefined ? { redactor: deps.redactor } : {}),
-    }),
+    "terraform-deploy": () => terraform({ ...terraformDeps, variant: "deploy" }),
+    "sandbox-terraform": () => terraform({ ...terraformDeps, variant: "sandbox" }),
   };
   const table = new Map<string, HandlerFactory>(
     Object.entries({ ...HANDLERS, ...withDeps, ...extra }) as Array<[string, HandlerFactory]>,

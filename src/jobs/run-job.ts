@@ -220,7 +220,7 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
       throw new StepFailed("handler", new Error(`this runner has no handler for job type "${jobType}"`));
     }
     try {
-      handler = input.handlerFactory();
+      handler = await input.handlerFactory();
     } catch (err) {
       throw new StepFailed("handler", err);
     }

@@ -143,7 +143,7 @@ describe("mng-vm-shut-down", () => {
 });
 
 describe("registry", () => {
-  it("has a handler for every management job type", () => {
+  it("has a handler for every management job type", async () => {
     const registry = createHandlerRegistry();
     for (const type of [
       "mng-shut-down",
@@ -151,7 +151,7 @@ describe("registry", () => {
       "mng-runner-update-version",
       "mng-vm-shut-down",
     ]) {
-      expect(registry.find(type)?.().name).toBe(type);
+      expect((await registry.find(type)?.())?.name).toBe(type);
     }
   });
 });

@@ -325,17 +325,3 @@ export function createTerraformHandler(options: TerraformHandlerOptions): JobHan
     },
   };
 }
-
-/**
- * The factories of both terraform job types with shared options (the runner passes its API token and
- * redactor here: `createHandlerRegistry(terraformHandlerFactories({ apiToken }))`).
- */
-export function terraformHandlerFactories(options: Omit<TerraformHandlerOptions, "variant"> = {}): {
-  "terraform-deploy": HandlerFactory;
-  "sandbox-terraform": HandlerFactory;
-} {
-  return {
-    "terraform-deploy": () => createTerraformHandler({ ...options, variant: "deploy" }),
-    "sandbox-terraform": () => createTerraformHandler({ ...options, variant: "sandbox" }),
-  };
-}

@@ -139,8 +139,8 @@ function base() {
 }
 
 describe("actions-workflow handler", () => {
-  it("is registered for the actions-workflow job type", () => {
-    expect(HANDLERS["actions-workflow"]().name).toBe("actions-workflow");
+  it("is registered for the actions-workflow job type", async () => {
+    expect((await HANDLERS["actions-workflow"]()).name).toBe("actions-workflow");
   });
 
   it("runs an inline script and a command, layers env, merges outputs in both formats and reports each step", async () => {

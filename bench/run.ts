@@ -1,0 +1,184 @@
+/**
+ * `npm run bench`: the runner's performance against the embedded control plane on loopback, printed as one
+ * markdown table (figure | measured | floor | target | ok?), each figure beside the floor measured in the
+ * same run. The runner runs as a child process, from the bundle the image ships (built into a temporary
+ * directory first). `--write` also updates the results block of docs/performance.md. Bounded to ~3 minutes.
+ *
+ *   npm run bench [-- [--write] [--quick]]   (--quick: smaller samples, for trying the harness)
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { type EmbeddedControlPlane, startControlPlane } from "../src/mock-control-plane/server.ts";
+import { noopThroughput, sequentialNoops } from "./agent-jobs.ts";
+import { buildBenchBundle } from "./bundle.ts";
+import { durableWriteFloorMs, httpRoundTripFloor, spawnFloorMs } from "./floors.ts";
+import { machineInfo } from "./machine.ts";
+import { heartbeatGapUnderOutput } from "./output-flood.ts";
+import { renderResults, replaceResults } from "./report.ts";
+import { buildRows, failedRow, type Measured, type Outcome } from "./rows.ts";
+import { killAllBenchRunners, NODE, rssMb, runnerStarted, spawnBenchRunner } from "./runner.ts";
+import { extraRows } from "./sibling-benches.ts";
+import { bareNodeRssMb, firstPollSamples, idleRssMb } from "./startup.ts";
+import { type BenchRow, formatMs, formatTable } from "./stats.ts";
+
+const DOC = fileURLToPath(new URL("../docs/performance.md", import.meta.url));
+/** Past this the run is abandoned: children killed, exit 1. */
+const HARD_LIMIT_MS = 280_000;
+
+async function attempt<T>(what: string, fn: () => Promise<T>): Promise<Outcome<T>> {
+  process.stderr.write(`bench: ${what}…\n`);
+  try {
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`bench: ${what} failed: ${message}\n`);
+    return { ok: false, error: message };
+  }
+}
+
+/** Runner 1 (concurrency 1): idle RSS, the round-trip floor, sequential noops, throughput. */
+async function concurrencyOne(
+  cp: EmbeddedControlPlane,
+  entry: string | undefined,
+  quick: boolean,
+  notes: string[],
+) {
+  const runner = await spawnBenchRunner(cp, entry !== undefined ? { entry } : {});
+  try {
+    const idleRss = await attempt("idle RSS", async () => {
+      await runnerStarted(runner);
+      return idleRssMb(runner.pid);
+    });
+    const rtt = await httpRoundTripFloor(cp.url, runner.runnerId, runner.token).catch(() => ({
+      p50Ms: Number.NaN,
+      p99Ms: Number.NaN,
+    }));
+    const samples = quick ? 50 : 200;
+    await attempt("warm-up", () => sequentialNoops(cp, runner.runnerId, 20));
+    const sequential = await attempt("sequential noops", () => sequentialNoops(cp, runner.runnerId, samples));
+    const throughput1 = await attempt("throughput, concurrency 1", () => noopThroughput(cp, runner, samples));
+    notes.push(`RSS of that runner after its ${20 + 2 * samples} jobs: ${rssMb(runner.pid).toFixed(0)} MB.`);
+    return { idleRssMb: idleRss, rtt, sequential, throughput1 };
+  } finally {
+    await runner.stop();
+  }
+}
+
+async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quick: boolean) {
+  const notes: string[] = [];
+  const spawnTrueMs = await spawnFloorMs("true");
+  const spawnNodeMs = await spawnFloorMs(NODE, ["-e", "0"], 5);
+  const durableWriteMs = await durableWriteFloorMs();
+  const nodeRssMb = await bareNodeRssMb();
+  const firstPoll = await attempt("time to first poll (bundle)", () => firstPollSamples(entry, 3));
+  const firstPollSources = await attempt("time to first poll (sources)", () =>
+    firstPollSamples(undefined, 1),
+  );
+
+  const single = await concurrencyOne(cp, entry, quick, notes);
+  const throughput16 = await attempt("throughput, concurrency 16", async () => {
+    const env = { RUNNER_CONCURRENCY: "16" };
+    const sixteen = await spawnBenchRunner(cp, entry !== undefined ? { entry, env } : { env });
+    try {
+      await runnerStarted(sixteen);
+      await noopThroughput(cp, sixteen, 50); // warm-up
+      return await noopThroughput(cp, sixteen, quick ? 200 : 600, 40_000);
+    } finally {
+      await sixteen.stop();
+    }
+  });
+  const heartbeat = await attempt("heartbeats under 100 MB of output", () =>
+    heartbeatGapUnderOutput(cp, entry, quick ? { randomBytes: 7_500_000 } : {}),
+  );
+  const { rtt, ...fromSingle } = single;
+  notes.push(
+    `Floors: loopback round trip ${formatMs(rtt.p50Ms)} p50, ${formatMs(rtt.p99Ms)} p99 (GET settings on a ` +
+      `keep-alive connection); spawn of true ${formatMs(spawnTrueMs)}; node -e 0 ${formatMs(spawnNodeMs)}; ` +
+      `one durable atomic write in ${tmpdir()} (write, fsync, rename, fsync of the directory) ` +
+      `${formatMs(durableWriteMs)}, so the journal's 3 serialized writes per job cap any concurrency at ` +
+      `${(1000 / (3 * durableWriteMs)).toFixed(0)} jobs/s.`,
+  );
+  const floors = { rttP50Ms: rtt.p50Ms, rttP99Ms: rtt.p99Ms, spawnTrueMs, spawnNodeMs, nodeRssMb };
+  return {
+    measured: { floors, firstPoll, firstPollSources, ...fromSingle, throughput16, heartbeat },
+    notes,
+  };
+}
+
+function describeExtras(m: Omit<Measured, "extra">, notes: string[]): void {
+  if (m.sequential.ok) {
+    const ops = Object.entries(m.sequential.value.requestsPerJob)
+      .map(([op, n]) => `${op} ${Number.isInteger(n) ? n : n.toFixed(2)}`)
+      .join(", ");
+    notes.push(`Requests per noop job: ${ops}.`);
+  }
+  for (const [label, t] of [
+    ["concurrency 1", m.throughput1],
+    ["concurrency 16", m.throughput16],
+  ] as const) {
+    if (!t.ok) continue;
+    notes.push(
+      `CPU per noop job at ${label}: runner ${formatMs(t.value.runnerCpuMsPerJob)}, control plane and harness ` +
+        `${formatMs(t.value.controlPlaneCpuMsPerJob)}; ${t.value.failed} not finished.`,
+    );
+  }
+  if (m.heartbeat.ok && m.heartbeat.value.runnerWorstGapMs !== undefined) {
+    notes.push(
+      `Worst heartbeat gap as the runner itself sent them: ${formatMs(m.heartbeat.value.runnerWorstGapMs)}.`,
+    );
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const write = argv.includes("--write");
+  const quick = argv.includes("--quick");
+  const startedAt = performance.now();
+  const loadStart = loadavg()[0] ?? Number.NaN;
+  const guard = setTimeout(() => {
+    process.stderr.write(`bench: still running after ${HARD_LIMIT_MS / 1000} s; giving up\n`);
+    killAllBenchRunners();
+    process.exit(1);
+  }, HARD_LIMIT_MS);
+  guard.unref();
+  process.once("exit", killAllBenchRunners); // whatever happens, no runner outlives the benchmark
+  process.once("SIGINT", () => {
+    killAllBenchRunners();
+    process.exit(130);
+  });
+
+  const bundle = await attempt("bundling the runner", () => buildBenchBundle());
+  const notes: string[] = [];
+  if (bundle.ok) notes.push(`Bundle built in ${(bundle.value.buildMs / 1000).toFixed(1)} s (not counted).`);
+  else notes.push(`The bundle could not be built (${bundle.error}); every runner ran from its sources.`);
+  const cp = await startControlPlane();
+  let rows: BenchRow[];
+  try {
+    const { measured, notes: more } = await measure(cp, bundle.ok ? bundle.value.entry : undefined, quick);
+    notes.push(...more);
+    describeExtras(measured, notes);
+    const extra = await extraRows(quick).catch((err: unknown) => [failedRow("redact / logs", String(err))]);
+    rows = buildRows({ ...measured, extra });
+  } finally {
+    await cp.close();
+    if (bundle.ok) await bundle.value.remove();
+  }
+  const report = {
+    machine: machineInfo(),
+    loadAverage: { start: loadStart, end: loadavg()[0] ?? Number.NaN },
+    seconds: (performance.now() - startedAt) / 1000,
+    rows,
+    notes,
+  };
+  process.stdout.write(`${formatTable(rows)}\n\n${notes.map((n) => `- ${n}`).join("\n")}\n`);
+  if (write) {
+    const doc = await readFile(DOC, "utf8").catch(() => "# Performance\n");
+    await writeFile(DOC, replaceResults(doc, renderResults(report)));
+    process.stderr.write(`bench: updated ${DOC}\n`);
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}
