@@ -85,6 +85,16 @@ export function createHandlerRegistry(
     "terraform-deploy": () => terraform({ ...terraformDeps, variant: "deploy" }),
     "sandbox-terraform": () => terraform({ ...terraformDeps, variant: "sandbox" }),
   };
+  const redactor = deps.redactor;
+  if (redactor !== undefined) {
+    // Cluster credentials the Kubernetes handlers use are registered with the runner-wide redactor.
+    withDeps["kubernetes-manifest-deploy"] = async () =>
+      (await import("./kubernetes-manifest/handler.ts")).createKubernetesManifestHandler({ redactor });
+    withDeps["job-deploy"] = async () =>
+      (await import("./kubernetes-job/handler.ts")).createKubernetesJobHandler({ redactor });
+    withDeps["helm-chart-deploy"] = async () =>
+      (await import("./helm/handler.ts")).createHelmHandler({ redactor });
+  }
   const table = new Map<string, HandlerFactory>(
     Object.entries({ ...HANDLERS, ...withDeps, ...extra }) as Array<[string, HandlerFactory]>,
   );

@@ -17,10 +17,10 @@ import { createRedactor, type Redactor } from "../../logs/redact.ts";
 import { parseRepoUrl } from "../../sources/git-url.ts";
 import { resolveInside } from "../../workspace/safe-path.ts";
 import { isAbortReason, type JobContext, type JobHandler, type JobLog } from "../handler.ts";
+import { redactingLog } from "../redacting-log.ts";
 import { awsEnv, buildStepEnv, KUBECONFIG_ENABLED_ENV } from "./env.ts";
 import { addStepOutputs } from "./outputs.ts";
 import { type ActionStepPlan, ActionWorkflowRunPlan, stepId, stepName } from "./plan.ts";
-import { redactingLog } from "./redacting-log.ts";
 import { runStep, StepError } from "./steps.ts";
 
 /** Default deadline of one step status PUT (after the job was aborted too): 15 s. */

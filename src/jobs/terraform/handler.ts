@@ -26,6 +26,7 @@ import type {
   JobHandler,
   JobLog,
 } from "../handler.ts";
+import { redactingLog } from "../redacting-log.ts";
 import { applyArgs, applySavedPlanArgs, initArgs, outputJsonArgs, planArgs, showJsonArgs } from "./args.ts";
 import { httpBackendEnv } from "./backend.ts";
 import { createTerraformCli, type TerraformCli } from "./cli.ts";
@@ -43,7 +44,6 @@ import {
 import { maskedOutputs, parseOutputJson, secretTexts } from "./outputs.ts";
 import { parseTerraformPlan, type TerraformJobPlan, type TerraformPlanVariant } from "./plan.ts";
 import { decodeSavedPlan } from "./plan-file.ts";
-import { redactingLog } from "./redacting-log.ts";
 import { prepareModule } from "./source.ts";
 import { messageOf, pushStateJson, saveAndUnlock } from "./state.ts";
 
@@ -192,6 +192,7 @@ export function createTerraformHandler(options: TerraformHandlerOptions): JobHan
           ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
           signal: ctx.signal,
           log: jobLog,
+          onSecret: (secret) => redactor.add(secret),
         });
         paths = terraformPaths(root, module.dir);
       } catch (err) {

@@ -11,7 +11,7 @@ import { httpBackendAddresses, httpBackendEnv } from "../../../src/jobs/terrafor
 import { terraformEnv } from "../../../src/jobs/terraform/env.ts";
 import { terraformOperation } from "../../../src/jobs/terraform/handler.ts";
 import { maskedOutputs, parseOutputJson, secretTexts } from "../../../src/jobs/terraform/outputs.ts";
-import { redactingLog } from "../../../src/jobs/terraform/redacting-log.ts";
+import { redactingLog } from "../../../src/jobs/redacting-log.ts";
 import { createRedactor } from "../../../src/logs/redact.ts";
 
 describe("terraform argv", () => {

@@ -2,8 +2,8 @@
  * A JobLog that scrubs registered secrets (the runner token, plan secrets, sensitive outputs) from every
  * message, field and output line before it reaches the job log.
  */
-import type { Redactor } from "../../logs/redact.ts";
-import type { JobLog, LogFields } from "../handler.ts";
+import type { Redactor } from "../logs/redact.ts";
+import type { JobLog, LogFields } from "./handler.ts";
 
 /** Wraps `log` so everything written through it passes `redactor` first. */
 export function redactingLog(log: JobLog, redactor: Redactor): JobLog {
