@@ -44,6 +44,7 @@ export const HANDLERS = {
     (await import("./kubernetes-manifest/handler.ts")).createKubernetesManifestHandler(),
   "job-deploy": async () => (await import("./kubernetes-job/handler.ts")).createKubernetesJobHandler(),
   "helm-chart-deploy": async () => (await import("./helm/handler.ts")).createHelmHandler(),
+  "sandbox-sync-secrets": async () => (await import("./sync-secrets/handler.ts")).createSyncSecretsHandler(),
 } satisfies Partial<Record<JobType, HandlerFactory>>;
 
 async function terraform(options: TerraformHandlerOptions) {
@@ -94,6 +95,8 @@ export function createHandlerRegistry(
       (await import("./kubernetes-job/handler.ts")).createKubernetesJobHandler({ redactor });
     withDeps["helm-chart-deploy"] = async () =>
       (await import("./helm/handler.ts")).createHelmHandler({ redactor });
+    withDeps["sandbox-sync-secrets"] = async () =>
+      (await import("./sync-secrets/handler.ts")).createSyncSecretsHandler({ redactor });
   }
   const table = new Map<string, HandlerFactory>(
     Object.entries({ ...HANDLERS, ...withDeps, ...extra }) as Array<[string, HandlerFactory]>,

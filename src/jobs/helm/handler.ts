@@ -11,7 +11,9 @@
  *
  * helm gets a kubeconfig file (0600, in the job's workspace, removed in cleanup) holding a token valid
  * when each command starts, and its own cache/config/data homes in the workspace. No helm on PATH fails the
- * job saying so. Outputs: release, namespace, revision, status, chart and the rendered objects' identities.
+ * job saying so. Without `helm.chart` the chart is the OCI artifact at `src_registry`/`src_tag`
+ * (chart-source.ts). Outputs: release, namespace, revision, status, chart, the rendered objects' identities
+ * and, for a fetched chart, `chart_artifact {ref, digest}`.
  */
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,7 +31,9 @@ import {
 } from "../../kube/cluster-access.ts";
 import { renderPlan } from "../../kube/diff.ts";
 import type { Redactor } from "../../logs/redact.ts";
+import type { RegistryConnectOptions } from "../../sources/oci/connect.ts";
 import type { JobContext, JobHandler } from "../handler.ts";
+import { describeOciSource } from "../oci-source.ts";
 import {
   getManifestArgs,
   type HelmTarget,
@@ -38,6 +42,7 @@ import {
   upgradeArgs,
   versionArgs,
 } from "./args.ts";
+import { type FetchedChart, fetchChartFromRegistry } from "./chart-source.ts";
 import {
   type HelmRelease,
   helmOutputs,
@@ -68,8 +73,10 @@ export interface HelmHandlerOptions {
   helmPath?: string;
   /** The runner's environment (passed through baseEnv); default process.env. */
   processEnv?: Readonly<Record<string, string | undefined>>;
-  /** Provides a chart path when the plan names no `helm.chart` (Nuon ships charts as OCI artifacts). */
+  /** Provides a chart path when the plan names no `helm.chart`; default: the OCI artifact at `src_registry`. */
   fetchChart?: (ctx: JobContext<HelmPlan>, dir: string) => Promise<string>;
+  /** Dispatcher and timeouts of registry requests (chart artifacts); default undici's global dispatcher. */
+  registry?: RegistryConnectOptions;
 }
 
 type Op = "install" | "upgrade" | "uninstall";
@@ -85,6 +92,20 @@ export function createHelmHandler(options: HelmHandlerOptions = {}): JobHandler<
   let env: Record<string, string> = {};
   let release: HelmRelease | undefined;
   let op: Op = "upgrade";
+  let fetchedChart: FetchedChart | undefined;
+
+  /** The chart from the plan's registry artifact (validate made sure the plan names one). */
+  async function chartFromRegistry(ctx: JobContext<HelmPlan>, into: string): Promise<string> {
+    fetchedChart = await fetchChartFromRegistry({
+      source: ctx.plan.source as NonNullable<HelmPlan["source"]>,
+      dir: into,
+      signal: ctx.signal,
+      log: ctx.log,
+      onSecret: (secret) => options.redactor?.add(secret),
+      connect: options.registry,
+    });
+    return fetchedChart.chart;
+  }
 
   async function helm(ctx: JobContext<HelmPlan>, args: string[], capture: boolean): Promise<CommandResult> {
     if (access !== undefined && target !== undefined) {
@@ -178,11 +199,18 @@ export function createHelmHandler(options: HelmHandlerOptions = {}): JobHandler<
     parsePlan: parseHelmPlan,
     async validate(ctx) {
       if (ctx.plan.chart === undefined && options.fetchChart === undefined) {
-        throw new Error(
-          ctx.plan.hasSrcRegistry
-            ? "this runner cannot fetch the chart artifact from src_registry yet; set helm.chart (a chart path or reference) in the plan"
-            : "the plan names no chart: set helm.chart (a chart path or reference helm understands)",
-        );
+        if (ctx.plan.source === undefined) {
+          throw new Error(
+            "the plan names no chart: set src_registry and src_tag (the chart artifact), or helm.chart (a chart path or reference helm understands)",
+          );
+        }
+        try {
+          describeOciSource(ctx.plan.source);
+        } catch (err) {
+          throw new Error(`cannot fetch the chart artifact from src_registry: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
       }
       setValuesDocument(ctx.plan.values); // fails early on a malformed value name or type
     },
@@ -226,8 +254,7 @@ export function createHelmHandler(options: HelmHandlerOptions = {}): JobHandler<
         HELM_DATA_HOME: path.join(dir, "helm", "data"),
         ...(driver !== undefined && HELM_DRIVERS.has(driver) ? { HELM_DRIVER: driver } : {}),
       };
-      chart =
-        ctx.plan.chart ?? (await (options.fetchChart as NonNullable<typeof options.fetchChart>)(ctx, dir));
+      chart = ctx.plan.chart ?? (await (options.fetchChart ?? chartFromRegistry)(ctx, dir));
       const version = await helm(ctx, versionArgs(), true);
       if (version.failed) throw failed("version", version);
       ctx.log.info("using the helm CLI", {
@@ -285,7 +312,12 @@ export function createHelmHandler(options: HelmHandlerOptions = {}): JobHandler<
     async outputs(ctx) {
       if (ctx.job.operation === "create-apply-plan" || ctx.job.operation === "create-teardown-plan")
         return {};
-      return helmOutputs(release, target as HelmTarget, op);
+      return {
+        ...helmOutputs(release, target as HelmTarget, op),
+        ...(fetchedChart === undefined
+          ? {}
+          : { chart_artifact: { ref: fetchedChart.ref, digest: fetchedChart.digest } }),
+      };
     },
     async cleanup() {
       if (target !== undefined) await rm(target.kubeconfig, { force: true });

@@ -6,12 +6,13 @@
  *
  * Runner extensions: `helm.chart` — a chart reference the helm CLI understands (a local chart directory or
  * archive, `repo/name`, `oci://…`, a URL) with optional `chart_version` and `repo_url`; Nuon's control plane
- * instead ships the chart as an OCI artifact (`src_registry`/`src_tag`), which needs a chart fetcher (see
- * the handler's `fetchChart` option). `helm.wait_timeout_seconds`: helm's --timeout (default: the job's
- * execution timeout less 10 s, at least 60 s).
+ * instead ships the chart as an OCI artifact (`src_registry` + `src_tag`, which may also be a digest),
+ * fetched by chart-source.ts. `helm.wait_timeout_seconds`: helm's --timeout (default: the job's execution
+ * timeout less 10 s, at least 60 s).
  */
 import { z } from "zod";
 import { ClusterInfo } from "../../kube/cluster-info.ts";
+import { type OciSourceRef, tagOrDigest } from "../oci-source.ts";
 
 /** One `--set` style value. */
 export const HelmValue = z.looseObject({
@@ -64,6 +65,8 @@ export interface HelmPlan {
   waitTimeoutSeconds: number | undefined;
   srcTag: string | undefined;
   hasSrcRegistry: boolean;
+  /** The chart artifact (`src_registry` + `src_tag`), when the plan has a registry. */
+  source: OciSourceRef | undefined;
   applyPlanContents: string | undefined;
 }
 
@@ -86,6 +89,10 @@ export function parseHelmPlan(raw: unknown): HelmPlan {
     waitTimeoutSeconds: h.wait_timeout_seconds ?? undefined,
     srcTag: plan.src_tag || undefined,
     hasSrcRegistry: plan.src_registry !== undefined && plan.src_registry !== null,
+    source:
+      plan.src_registry === undefined || plan.src_registry === null
+        ? undefined
+        : { registry: plan.src_registry, ...tagOrDigest(plan.src_tag) },
     applyPlanContents: plan.apply_plan_contents || undefined,
   };
 }

@@ -12,6 +12,8 @@
  *
  * Objects get the labels `nuon.co/install-id` and `nuon.co/component-id` when the plan has those ids (as
  * Nuon's runner stamps them). Bad YAML fails the validate step; every cluster error names its object.
+ * A manifest that comes as an OCI artifact (`oci_artifact`, plan.ts) is pulled and checked at initialize
+ * (manifest-source.ts); the outputs then carry `manifest_artifact {ref, digest}`.
  */
 import {
   type ApplyResult,
@@ -28,7 +30,9 @@ import { renderPlan } from "../../kube/diff.ts";
 import { applyOrder, deleteOrder, parseManifest } from "../../kube/manifests.ts";
 import { waitForReady } from "../../kube/wait.ts";
 import type { Redactor } from "../../logs/redact.ts";
+import type { RegistryConnectOptions } from "../../sources/oci/connect.ts";
 import type { JobContext, JobHandler } from "../handler.ts";
+import { type PulledManifest, pullManifest } from "./manifest-source.ts";
 import { manifestOutputs } from "./outputs.ts";
 import { type KubernetesManifestPlan, parseKubernetesManifestPlan } from "./plan.ts";
 import { buildPlanContents, type ManifestOp, opOfSavedPlan } from "./plan-contents.ts";
@@ -44,6 +48,8 @@ export interface KubernetesManifestHandlerOptions {
   redactor?: Pick<Redactor, "add">;
   /** Poll interval while waiting for deleted objects to go, ms; default 250. */
   deletePollIntervalMs?: number;
+  /** Dispatcher and timeouts of registry requests (manifest artifacts); default undici's global dispatcher. */
+  registry?: RegistryConnectOptions;
 }
 
 type Operation = "create-apply-plan" | "create-teardown-plan" | "apply-plan";
@@ -77,6 +83,13 @@ export function createKubernetesManifestHandler(
   let client: KubeClient | undefined;
   let results: ApplyResult[] = [];
   let namespace = "default";
+  let pulled: PulledManifest | undefined;
+
+  function readObjects(manifest: string, from: string): KubeObject[] {
+    const parsed = parseManifest(manifest);
+    if (parsed.length === 0) throw new Error(`${from} holds no objects`);
+    return parsed;
+  }
 
   async function targets(
     ctx: JobContext<KubernetesManifestPlan>,
@@ -167,10 +180,33 @@ export function createKubernetesManifestHandler(
     parsePlan: parseKubernetesManifestPlan,
     async validate(ctx) {
       operationOf(ctx.job.operation);
-      objects = parseManifest(ctx.plan.manifest);
-      if (objects.length === 0) throw new Error("kubernetes_manifest.manifest holds no objects");
+      // A manifest that comes as an artifact is pulled and checked at initialize.
+      if (ctx.plan.source === undefined)
+        objects = readObjects(ctx.plan.manifest, "kubernetes_manifest.manifest");
     },
     async initialize(ctx) {
+      if (ctx.plan.source !== undefined) {
+        pulled = await pullManifest({
+          source: ctx.plan.source,
+          workspaceDir: ctx.workspaceDir,
+          signal: ctx.signal,
+          log: ctx.log,
+          onSecret: (secret) => options.redactor?.add(secret),
+          connect: options.registry,
+        });
+        const from = `the manifest of ${pulled.ref} (${pulled.files.join(", ")})`;
+        try {
+          objects = readObjects(pulled.manifest, from);
+        } catch (err) {
+          const message = (err as Error).message;
+          throw message.startsWith(from) ? err : new Error(`${from}: ${message}`, { cause: err });
+        }
+        ctx.log.info("read the manifest from the artifact", {
+          artifact: pulled.ref,
+          files: pulled.files,
+          objects: objects.length,
+        });
+      }
       const access = await resolveClusterAccess(ctx.plan.clusterInfo, {
         ...options.access,
         signal: ctx.signal,
@@ -196,7 +232,10 @@ export function createKubernetesManifestHandler(
       return run(ctx, c, op, false);
     },
     async outputs() {
-      return manifestOutputs(results, namespace);
+      return {
+        ...manifestOutputs(results, namespace),
+        ...(pulled === undefined ? {} : { manifest_artifact: { ref: pulled.ref, digest: pulled.digest } }),
+      };
     },
     async cleanup() {
       await client?.close();

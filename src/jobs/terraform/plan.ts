@@ -6,17 +6,19 @@
  * Runner extensions (not sent by Nuon's control plane; for `run-local` job files):
  * - `local_dir` (or `source: {path}`): a module directory on the runner's machine, used before anything else;
  * - `var_file_paths`: var files inside the module (relative paths; must stay inside it), passed with -var-file;
- * - `git_source` on a DeployPlan (Nuon sends it only on SandboxRunPlan).
+ * - `git_source` on a DeployPlan (Nuon sends it only on SandboxRunPlan);
+ * - `src_tag` may be a digest (`sha256:…`), which pins the OCI artifact.
  */
 import { z } from "zod";
 import { TerraformBackendConfig } from "../../control-plane/schemas.ts";
 import { GitSourcePlan } from "../../sources/resolve.ts";
+import { tagOrDigest } from "../oci-source.ts";
 
 /** Where the module comes from, in the order the handler looks: local directory, git, OCI artifact. */
 export type ModuleSource =
   | { kind: "local"; dir: string }
   | { kind: "git"; url: string; ref?: string; path?: string; recurseSubmodules?: boolean }
-  | { kind: "oci"; tag?: string }
+  | { kind: "oci"; registry: unknown; tag?: string; digest?: string }
   | { kind: "local-archive"; archive: string };
 
 /** A terraform job's plan, normalized from either wire shape. */
@@ -118,7 +120,7 @@ function moduleSource(plan: Sources): ModuleSource {
   if (plan.local_archive?.local_archive)
     return { kind: "local-archive", archive: plan.local_archive.local_archive };
   if (plan.src_registry !== undefined && plan.src_registry !== null) {
-    return { kind: "oci", ...(plan.src_tag ? { tag: plan.src_tag } : {}) };
+    return { kind: "oci", registry: plan.src_registry, ...tagOrDigest(plan.src_tag) };
   }
   throw new Error(
     "the plan names no terraform module: set src_registry/src_tag, git_source, or (runner extension) local_dir",

@@ -373,10 +373,10 @@ describe("terraform handler with local state", () => {
       /var_file_paths\[0\] "\.\.\/\.\.\/\.\.\/etc\/passwd" is outside the module directory/,
     ],
     [
-      "an OCI module source",
+      "an OCI module source without a repository",
       { src_registry: { RegistryType: "ecr" }, src_tag: "v1", terraform: {} },
       "fetch",
-      /OCI module sources \(src_registry\/src_tag\) are not supported yet/,
+      /src_registry cannot be used: the registry config has no Repository/,
     ],
     [
       "a module directory that does not exist",

@@ -20,7 +20,7 @@ describe("parseTerraformPlan", () => {
       apply_plan_contents: "UEsDBA==",
     });
     expect(plan).toEqual({
-      source: { kind: "oci", tag: "v1" },
+      source: { kind: "oci", registry: { Repository: "r" }, tag: "v1" },
       vars: { a: 1 },
       varsFiles: ['b = "2"'],
       varFilePaths: [],

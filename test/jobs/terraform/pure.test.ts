@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { redactingLog } from "../../../src/jobs/redacting-log.ts";
 import {
   applyArgs,
   applySavedPlanArgs,
@@ -11,7 +12,6 @@ import { httpBackendAddresses, httpBackendEnv } from "../../../src/jobs/terrafor
 import { terraformEnv } from "../../../src/jobs/terraform/env.ts";
 import { terraformOperation } from "../../../src/jobs/terraform/handler.ts";
 import { maskedOutputs, parseOutputJson, secretTexts } from "../../../src/jobs/terraform/outputs.ts";
-import { redactingLog } from "../../../src/jobs/redacting-log.ts";
 import { createRedactor } from "../../../src/logs/redact.ts";
 
 describe("terraform argv", () => {
