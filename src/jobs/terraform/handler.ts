@@ -18,14 +18,7 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createRedactor, type Redactor } from "../../logs/redact.ts";
-import type {
-  AbortReason,
-  BaseJobContext,
-  HandlerFactory,
-  JobContext,
-  JobHandler,
-  JobLog,
-} from "../handler.ts";
+import type { AbortReason, BaseJobContext, JobContext, JobHandler, JobLog } from "../handler.ts";
 import { redactingLog } from "../redacting-log.ts";
 import { applyArgs, applySavedPlanArgs, initArgs, outputJsonArgs, planArgs, showJsonArgs } from "./args.ts";
 import { httpBackendEnv } from "./backend.ts";
