@@ -2,14 +2,16 @@
  * End-to-end benchmark of job logs: 200 MB of terraform-like job output (with registered secrets) through
  * JobLog (redaction) → spool (disk) → shipper (OTLP protobuf) → the embedded control plane on loopback. The
  * control plane runs in a child process (this file with `--serve`), so the RSS measured is the runner's alone;
- * it decodes every request and checks the sequence numbers it stores. Prints MB/s of job output delivered
- * (acknowledged), records lost (sequence numbers the control plane never saw and no drop marker explains),
- * duplicates, records dropped by the spool cap (explained by markers), and the runner's RSS growth (also less
- * V8's young generation, which V8 sizes to the allocation rate up to its own cap). 1 MB = 10^6 bytes.
+ * it checks every request, stores each (execution, sequence number) once and counts what is missing. Prints MB/s
+ * of job output delivered (acknowledged), records lost (sequence numbers the control plane never saw and no drop
+ * marker explains), records sent twice (the control plane kept one copy), records dropped by the spool cap
+ * (explained by markers), and the runner's RSS growth (also less V8's young generation, which V8 sizes to the
+ * allocation rate up to its own cap). 1 MB = 10^6 bytes.
  *
  *   node bench/logs.ts              paced: the job writes while the spool holds less than 32 MB unshipped
  *   node bench/logs.ts --burst      unpaced: the job writes as fast as it can (the 100 MiB cap may drop)
  *   node bench/logs.ts --mb 50      a smaller run
+ *   node bench/logs.ts --batch-records 2048 --batch-bytes 4194304   other shipper batch limits
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,7 +26,6 @@ import { openJobLog } from "../src/logs/job-log.ts";
 import { runnerResource } from "../src/logs/otlp-records.ts";
 import { createRedactor } from "../src/logs/redact.ts";
 import { createShipper } from "../src/logs/shipper.ts";
-import type { JobDetail } from "../src/mock-control-plane/server.ts";
 import { startControlPlane } from "../src/mock-control-plane/server.ts";
 import { makeBenchInput } from "./redact.ts";
 
@@ -38,7 +39,7 @@ export interface LogsBenchRow {
   records: number;
   /** Sequence numbers neither received nor explained by a drop marker. */
   lost: number;
-  /** Received more than once. */
+  /** Records the runner sent more than once (the receiver stored each sequence number once and dropped these). */
   duplicated: number;
   /** Dropped by the spool cap and reported in a marker. */
   droppedByCap: number;
@@ -59,79 +60,45 @@ export interface LogsBenchOptions {
   mb?: number;
   /** Write without waiting for the shipper; default false (paced). */
   burst?: boolean;
+  /** Shipper batch limits; default the shipper's (SHIPPER_DEFAULTS). */
+  maxBatchRecords?: number;
+  maxBatchBytes?: number;
 }
 
 /** Unshipped spool bytes above which a paced writer waits. */
 const PACE_BYTES = 32e6;
-
-/** Tracks sequence numbers as the control plane stores them: lost, duplicated, dropped by markers. */
-function seqTracker() {
-  let expected = 1;
-  let lastSeenSeq = 0;
-  let lastMarkerTo = 0;
-  const t = { received: 0, lost: 0, duplicated: 0, droppedByCap: 0 };
-  return {
-    t,
-    /** The newest records of the job (the store keeps the last 20 000, so only the new tail is read). */
-    onDetail(job: JobDetail) {
-      const logs = job.logs;
-      let start = logs.length;
-      while (start > 0) {
-        const r = logs[start - 1]!;
-        const seq = r.attributes["runner.log.seq"] as number | undefined;
-        const to = r.attributes["runner.log.dropped_to_seq"] as number | undefined;
-        if ((seq ?? to ?? 0) <= Math.max(lastSeenSeq, lastMarkerTo)) break;
-        start--;
-      }
-      for (const r of logs.slice(start)) {
-        const seq = r.attributes["runner.log.seq"] as number | undefined;
-        const from = r.attributes["runner.log.dropped_from_seq"] as number | undefined;
-        const to = r.attributes["runner.log.dropped_to_seq"] as number | undefined;
-        if (from !== undefined && to !== undefined) {
-          if (from > expected) t.lost += from - expected;
-          t.droppedByCap += to - from + 1;
-          expected = to + 1;
-          lastMarkerTo = to;
-          continue;
-        }
-        if (seq === undefined) continue;
-        t.received++;
-        if (seq < expected) t.duplicated++;
-        else {
-          t.lost += seq - expected;
-          expected = seq + 1;
-        }
-        lastSeenSeq = Math.max(lastSeenSeq, seq);
-      }
-    },
-    finish(total: number) {
-      if (expected <= total) t.lost += total - expected + 1;
-    },
-  };
-}
 
 /** What the control-plane child tells the parent. */
 type ChildMessage =
   | { type: "ready"; url: string; runnerId: string; token: string; jobId: string }
   | { type: "result"; received: number; lost: number; duplicated: number; droppedByCap: number };
 
-/** The child's role: an embedded control plane that checks the sequence numbers of the job's records. */
+/**
+ * The child's role: an embedded control plane. It de-duplicates by (execution, `runner.log.seq`) and counts per
+ * execution what it received, what drop markers cover and what is missing (`logStats`), so checking the job's
+ * sequence numbers costs nothing per record here.
+ */
 async function serveControlPlane(): Promise<void> {
   const cp = await startControlPlane();
   const runner = cp.admin.createRunner();
   const job = cp.admin.enqueueJob(runner.id, { type: "terraform-deploy" });
-  const tracker = seqTracker();
-  cp.events.on("job:updated", (detail: JobDetail) => {
-    if (detail.id === job.id) tracker.onDetail(detail);
-  });
-  process.on("message", (msg: { type: "finish"; total: number }) => {
+  process.on("message", (msg: { type: "finish"; total: number; executionId: string }) => {
     if (msg.type !== "finish") return;
-    setTimeout(async () => {
-      tracker.finish(msg.total);
-      process.send?.({ type: "result", ...tracker.t } satisfies ChildMessage);
-      await cp.close();
-      process.disconnect();
-    }, 50); // the last job:updated event
+    const stats = cp.admin.getJob(job.id)!.logStats;
+    const exec = stats.executions[msg.executionId] ?? {
+      lastSeq: 0,
+      received: 0,
+      droppedByRunner: 0,
+      missing: 0,
+    };
+    process.send?.({
+      type: "result",
+      received: exec.received,
+      lost: exec.missing + Math.max(0, msg.total - exec.lastSeq),
+      duplicated: stats.duplicates,
+      droppedByCap: exec.droppedByRunner,
+    } satisfies ChildMessage);
+    void cp.close().then(() => process.disconnect());
   });
   process.send?.({ type: "ready", url: cp.url, runnerId: runner.id, token: runner.token, jobId: job.id });
 }
@@ -193,6 +160,8 @@ async function runnerSide(child: ChildProcess, opts: LogsBenchOptions): Promise<
     client,
     resource: runnerResource({ runnerId: ready.runnerId, version: "bench" }),
     logger: silent,
+    ...(opts.maxBatchRecords === undefined ? {} : { maxBatchRecords: opts.maxBatchRecords }),
+    ...(opts.maxBatchBytes === undefined ? {} : { maxBatchBytes: opts.maxBatchBytes }),
   });
   const redactor = createRedactor();
   for (const s of secrets) redactor.add(s);
@@ -207,16 +176,22 @@ async function runnerSide(child: ChildProcess, opts: LogsBenchOptions): Promise<
     flushTimeoutMs: 600_000,
   });
 
-  const rssStart = process.memoryUsage().rss;
+  const rssStart = process.memoryUsage.rss();
   const beyondStart = rssStart - youngGenerationBytes();
   let rssPeak = rssStart;
   let beyondPeak = beyondStart;
+  // process.memoryUsage.rss() is cheap; the heap-space statistics are not, so the young generation is read
+  // every 50 ms and its last size is used in between.
+  let young = youngGenerationBytes();
   const sample = () => {
-    const rss = process.memoryUsage().rss;
+    const rss = process.memoryUsage.rss();
     rssPeak = Math.max(rssPeak, rss);
-    beyondPeak = Math.max(beyondPeak, rss - youngGenerationBytes());
+    beyondPeak = Math.max(beyondPeak, rss - young);
   };
-  const sampler = setInterval(sample, 50);
+  const sampler = setInterval(() => {
+    young = youngGenerationBytes();
+    sample();
+  }, 50);
   const started = performance.now();
   const cpuStart = process.cpuUsage();
   let written = 0;
@@ -240,7 +215,7 @@ async function runnerSide(child: ChildProcess, opts: LogsBenchOptions): Promise<
   clearInterval(sampler);
   sample();
   const resultPromise = nextMessage(child, "result");
-  child.send({ type: "finish", total: log.spool.lastSeq });
+  child.send({ type: "finish", total: log.spool.lastSeq, executionId: execution.id });
   const result = await resultPromise;
   const wireBytes = shipper.stats().bytes;
   await shipper.close();
@@ -284,8 +259,18 @@ export function printLogsTable(rows: LogsBenchRow[]): void {
 if (import.meta.main && process.argv.includes("--serve")) {
   await serveControlPlane();
 } else if (import.meta.main) {
-  const mbIndex = process.argv.indexOf("--mb");
-  const mb = mbIndex > 0 ? Number(process.argv[mbIndex + 1]) : undefined;
-  const row = await benchLogs({ burst: process.argv.includes("--burst"), ...(mb ? { mb } : {}) });
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
+  const mb = arg("--mb");
+  const records = arg("--batch-records");
+  const bytes = arg("--batch-bytes");
+  const row = await benchLogs({
+    burst: process.argv.includes("--burst"),
+    ...(mb ? { mb } : {}),
+    ...(records ? { maxBatchRecords: records } : {}),
+    ...(bytes ? { maxBatchBytes: bytes } : {}),
+  });
   printLogsTable([row]);
 }

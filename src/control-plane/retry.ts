@@ -38,7 +38,8 @@ export const RETRY_POLICY = {
   lockWorkspace: "any", // the lock is held by this job id; re-locking with the same id is the same lock
   unlockWorkspace: "any", // unlocking an unlocked workspace changes nothing
   pushStateJson: "any", // the latest state JSON wins; a duplicate is harmless
-  writeLogs: "any", // log records carry sequence numbers; the server drops duplicates
+  // records carry runner.log.seq: the embedded control plane keeps each (execution, seq) once; Nuon's keeps both
+  writeLogs: "any",
 } as const satisfies Record<OperationName, RetryPolicy>;
 
 /** Longest wait honoured from a server's Retry-After, in milliseconds (30 s). */

@@ -74,14 +74,7 @@ export function createJobLog(opts: JobLogOptions): DurableJobLog {
     if (LOG_LEVEL_RANK[level] < threshold) return;
     const msg = clip(redactor.redact(text).text);
     const flat = fields === undefined ? undefined : flattenFields(redactor.redactValue(fields));
-    const seq = spool.append({
-      time: now(),
-      level,
-      step: opts.stepName(),
-      ...(stream === undefined ? {} : { stream }),
-      msg,
-      ...(flat === undefined ? {} : { fields: flat }),
-    });
+    const seq = spool.appendRecord(now(), level, opts.stepName(), stream, msg, flat);
     if (seq === 0 && !warnedClosed) {
       warnedClosed = true;
       opts.logger.warn(
@@ -91,7 +84,9 @@ export function createJobLog(opts: JobLogOptions): DurableJobLog {
     }
     if (opts.echo !== undefined) {
       // Process output is echoed at debug (it can be hundreds of MB); the job's own messages at their level.
+      // The level is checked first: a line that is not echoed allocates nothing.
       const echoLevel = stream === undefined ? level : "debug";
+      if (!opts.echo.isLevelEnabled(echoLevel)) return;
       opts.echo[echoLevel]({ ...(stream === undefined ? {} : { stream }), ...flat }, msg);
     }
   };

@@ -1,32 +1,39 @@
 /**
  * Ships job log spools to the control plane (PROTOCOL.md §3 "Logs"): for each spool it reads the records after
  * the last ack, batches them by count, size and time (a batch goes out at most `batchDelayMs` after its first
- * record, so a job's first line is visible within a second), encodes an OTLP ExportLogsServiceRequest and POSTs
- * it to the job's log stream; a 2xx advances the ack. On failure the batch is kept and retried with jittered
- * backoff for as long as it takes: nothing is dropped. One shipper serves many executions, one request in
- * flight per execution (so records arrive in order). `resumePending` ships what a previous process left behind.
- * Delivery is at least once: a request the server stored but whose answer was lost is sent again, with the same
- * `runner.log.seq` attributes, so a receiver can drop the duplicates.
+ * record, so a job's first line is visible within a second), copies the spool's frames into an OTLP
+ * ExportLogsServiceRequest (frames.ts: nothing is parsed or encoded per record here) and POSTs it to the job's
+ * log stream; a 2xx advances the ack, persisted in the spool. On failure the batch is kept and retried with
+ * jittered backoff for as long as it takes: nothing is dropped. One shipper serves many executions, one request
+ * in flight per execution (so records arrive in order). `resumePending` ships what a previous process left.
+ *
+ * Delivery: at least once on the wire, exactly once at a receiver that honours `runner.log.seq`. Records are
+ * spooled before they are shipped and acknowledged only after a 2xx, so the only records ever sent twice are
+ * those of the one request in flight when the answer was lost (a network failure, a control-plane restart, a
+ * kill -9 of the runner: the restarted runner resumes from the persisted ack and sends that batch again, with
+ * the same sequence numbers). The embedded control plane keeps one record per (`runner_job_execution.id`,
+ * `runner.log.seq`) and drops the rest (mock-control-plane/log-store.ts); Nuon's control plane does not
+ * de-duplicate, so there a lost answer shows at most one batch twice.
  */
 import { rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
 import { ControlPlaneError } from "../control-plane/errors.ts";
-import {
-  createLogsEncoder,
-  type LogsEncoder,
-  type ResourceInfo,
-  type StreamContext,
-} from "./otlp-records.ts";
+import { createLogsEncoder, type LogsEncoder } from "./logs-encoder.ts";
+import type { ResourceInfo, StreamContext } from "./otlp-records.ts";
 import { listSpoolDirs, Spool, type SpoolOptions } from "./spool.ts";
 
 /** Defaults of the shipper. */
 export const SHIPPER_DEFAULTS = {
-  /** Records per request. */
-  maxBatchRecords: 512,
-  /** Spool bytes per request (1 MiB). */
-  maxBatchBytes: 1024 ** 2,
+  /**
+   * Records per request. Bigger batches mean fewer round trips when a noisy job builds a backlog (a request costs
+   * a round trip whatever its size; 4096 records ship 200 MB ~1.6× faster than 512 on loopback); a quiet job
+   * still ships what it has every `batchDelayMs`.
+   */
+  maxBatchRecords: 4096,
+  /** Spool bytes per request (2 MiB; about 3 MB of OTLP on the wire with the per-record constant attributes). */
+  maxBatchBytes: 2 * 1024 ** 2,
   /** A batch waits at most this long for more records, in ms. */
   batchDelayMs: 200,
   /** Per-request deadline, in ms. */
@@ -182,16 +189,16 @@ export function createShipper(opts: ShipperOptions): Shipper {
         await waitForChange(s, deadline - performance.now());
       }
       if (stopping.signal.aborted) return;
-      const batch = spool.read(o.maxBatchRecords, o.maxBatchBytes);
-      if (batch.items.length === 0) {
+      const batch = spool.readFrames(o.maxBatchRecords, o.maxBatchBytes);
+      if (batch.items === 0) {
         if (batch.lastSeq > spool.ackedSeq)
           spool.ack(batch.lastSeq); // only unreadable records: step over
         else await waitForChange(s, 1_000);
         continue;
       }
-      // Only the bytes live on while the request is in flight, not the parsed records.
-      const body = s.encoder.encode(opts.resource, s.context, batch.items);
-      if (!(await send(s, body, batch.items.length))) {
+      // The spool's frames are copied into the request as they are (frames.ts): nothing is parsed.
+      const body = s.encoder.encode(opts.resource, s.context, batch.parts);
+      if (!(await send(s, body, batch.items))) {
         spool.rewind();
         return;
       }

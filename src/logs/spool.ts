@@ -1,10 +1,13 @@
 /**
  * The durable log spool of one execution: `<stateDir>/spool/<executionId>/` holds `meta.json` (the execution),
- * segment files `<firstSeq>.log` of NDJSON records (append-only, rolled every `segmentBytes`), `<fromSeq>.gap`
- * files describing dropped ranges, `ack` (the last acknowledged sequence number, one fixed-width line) and
- * `sealed` once no more records come. Appends are batched in memory for at most `writeDelayMs` (or until
- * `maxPendingBytes`), then written synchronously, so memory stays bounded whatever a job writes; the reader
- * streams from disk after the ack and never loads a file whole; acknowledged segments are deleted.
+ * segment files `<firstSeq>.seg` of record frames (frames.ts: each record already encoded as the OTLP LogRecord
+ * it is shipped as; append-only, rolled every `segmentBytes`, the n-th frame of a segment is sequence number
+ * firstSeq + n), `<fromSeq>.gap` files describing dropped ranges, `ack` (the last acknowledged sequence number,
+ * one fixed-width line) and `sealed` once no more records come. Appends are encoded into one in-memory buffer
+ * for at most `writeDelayMs` (or until `maxPendingBytes`), then written synchronously, so memory stays bounded
+ * whatever a job writes; the reader streams frames from disk after the ack (no parsing: the shipper copies them
+ * into the request) and never loads a file whole; acknowledged segments are deleted. NDJSON `.log` segments a
+ * previous version left are converted when the spool is opened (spool-legacy.ts).
  *
  * The cap (`maxBytes` of unacknowledged records on disk): past it, the spool keeps the head (the oldest
  * unshipped records, up to half the cap) and a ring of the newest records, evicting whole segments between
@@ -22,6 +25,7 @@ import {
   readFileSync,
   readSync,
   renameSync,
+  rm,
   rmSync,
   statSync,
   truncateSync,
@@ -31,7 +35,23 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { SpoolGap, SpoolItem, SpoolRecord, StreamContext } from "./otlp-records.ts";
+import {
+  type BatchPart,
+  decodeFrame,
+  FRAME_HEADER_BYTES,
+  FrameWriter,
+  isGapPart,
+  walkFrames,
+} from "./frames.ts";
+import type {
+  FieldValue,
+  LogLevel,
+  SpoolGap,
+  SpoolItem,
+  SpoolRecord,
+  StreamContext,
+} from "./otlp-records.ts";
+import { migrateLegacySegments } from "./spool-legacy.ts";
 
 /** Defaults of the spool. */
 export const SPOOL_DEFAULTS = {
@@ -92,9 +112,22 @@ export interface SpoolStats {
   droppedBytes: number;
 }
 
-/** One batch handed out by `read`. */
+/** One batch handed out by `read`, decoded (tests, tools). */
 export interface SpoolBatch {
   items: SpoolItem[];
+  /** The sequence number to acknowledge once the batch is delivered (everything handed out so far). */
+  lastSeq: number;
+  /** Spool bytes of the batch. */
+  bytes: number;
+}
+
+/** One batch handed out by `readFrames`: runs of frames and drop markers; valid until the next read. */
+export interface FrameBatch {
+  parts: BatchPart[];
+  /** Records in the frames (drop markers not counted). */
+  records: number;
+  /** Records and drop markers. */
+  items: number;
   /** The sequence number to acknowledge once the batch is delivered (everything handed out so far). */
   lastSeq: number;
   /** Spool bytes of the batch. */
@@ -106,7 +139,6 @@ type Gap = SpoolGap & { kind: "gap"; path: string };
 type Entry = Segment | Gap;
 
 const READ_CHUNK_BYTES = 64 * 1024;
-const NEWLINE = 0x0a;
 
 /** `<stateDir>/spool`, the parent of every execution's spool. */
 export function spoolRoot(stateDir: string): string {
@@ -145,13 +177,12 @@ export class Spool {
   #fd: number | undefined;
   #readFd: { fd: number; firstSeq: number } | undefined;
   #ackFd: number | undefined;
-  /** Reused by every write. */
-  readonly #writeBuf = Buffer.allocUnsafe(256 * 1024);
-  /** Reused by every read (records are copied out of it as strings). */
+  /** Frames appended and not written yet. */
+  readonly #pending = new FrameWriter();
+  #pendingCount = 0;
+  /** Reused by every read: a batch's frames are read into it back to back. */
   #readBuf = Buffer.alloc(0);
-  #pending: string[] = [];
-  #pendingSizes: number[] = [];
-  #pendingBytes = 0;
+  #readFill = 0;
   #timer: NodeJS.Timeout | undefined;
   #lastSeq = 0;
   #ackedSeq = 0;
@@ -159,6 +190,8 @@ export class Spool {
   /** Set after a failed write: the next record starts a new segment. */
   #needRoll = false;
   #removed = false;
+  /** Opened from disk (a previous process's spool) rather than created by this one. */
+  #fromDisk = false;
   #cursor = { nextSeq: 1, segmentFirstSeq: -1, offset: 0 };
   #stats = { bytes: 0, onDiskBytes: 0, droppedRecords: 0, droppedBytes: 0 };
 
@@ -192,6 +225,7 @@ export class Spool {
   static open(dir: string, opts: SpoolOptions = {}): Spool {
     const meta = SpoolMeta.parse(JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")));
     const spool = new Spool(dir, meta, opts);
+    spool.#fromDisk = true;
     spool.#recover();
     return spool;
   }
@@ -218,7 +252,7 @@ export class Spool {
 
   /** Sequence numbers written to disk but not yet handed out by `read`. */
   get unread(): number {
-    return Math.max(0, this.#lastSeq - this.#pendingSizes.length - this.#cursor.nextSeq + 1);
+    return Math.max(0, this.#lastSeq - this.#pendingCount - this.#cursor.nextSeq + 1);
   }
 
   /** Counters. */
@@ -234,15 +268,30 @@ export class Spool {
 
   /** Appends a record (already redacted) and returns its sequence number; 0 once sealed. Never waits. */
   append(record: Omit<SpoolRecord, "seq">): number {
+    return this.appendRecord(
+      record.time,
+      record.level,
+      record.step,
+      record.stream,
+      record.msg,
+      record.fields,
+    );
+  }
+
+  /** `append` with the record's members as arguments (no record object on the hot path). */
+  appendRecord(
+    timeMs: number,
+    level: LogLevel,
+    step: string,
+    stream: "stdout" | "stderr" | undefined,
+    msg: string,
+    fields?: Record<string, FieldValue>,
+  ): number {
     if (this.#sealed) return 0;
     const seq = ++this.#lastSeq;
-    const line = `${JSON.stringify({ seq, ...record })}\n`;
-    const size = Buffer.byteLength(line);
-    this.#pending.push(line);
-    this.#pendingSizes.push(size);
-    this.#pendingBytes += size;
-    this.#stats.bytes += size;
-    if (this.#pendingBytes >= this.#maxPendingBytes) this.flushWrites();
+    this.#stats.bytes += this.#pending.record(seq, timeMs, level, step, stream, msg, fields);
+    this.#pendingCount++;
+    if (this.#pending.length >= this.#maxPendingBytes) this.flushWrites();
     else this.#timer ??= setTimeout(() => this.flushWrites(), this.#writeDelayMs);
     return seq;
   }
@@ -251,40 +300,44 @@ export class Spool {
   flushWrites(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#pending.length === 0 || this.#removed) return;
-    const lines = this.#pending;
-    const sizes = this.#pendingSizes;
-    this.#pending = [];
-    this.#pendingSizes = [];
-    this.#pendingBytes = 0;
-    let seq = this.#lastSeq - lines.length + 1;
+    if (this.#pendingCount === 0 || this.#removed) return;
+    const buf = this.#pending.buffer;
+    const end = this.#pending.length;
+    let seq = this.#lastSeq - this.#pendingCount + 1;
     let from = 0;
-    let chunkBytes = 0;
-    for (let i = 0; i < lines.length; i++) {
+    let count = 0;
+    for (let pos = 0; pos < end; ) {
+      const size = FRAME_HEADER_BYTES + buf.readUInt32LE(pos);
       const active = this.#active!;
-      const size = sizes[i]!;
+      const chunkBytes = pos - from;
       const full = active.bytes + chunkBytes > 0 && active.bytes + chunkBytes + size > this.#segmentBytes;
       if (this.#needRoll || full) {
-        this.#writeChunk(lines, from, i, seq, chunkBytes);
-        seq += i - from;
-        from = i;
-        chunkBytes = 0;
+        this.#writeChunk(buf, from, pos, seq, count);
+        seq += count;
+        from = pos;
+        count = 0;
         this.#roll(seq);
       }
-      chunkBytes += size;
+      pos += size;
+      count++;
     }
-    this.#writeChunk(lines, from, lines.length, seq, chunkBytes);
+    this.#writeChunk(buf, from, end, seq, count);
+    this.#pending.reset();
+    this.#pendingCount = 0;
     this.#evictOverCap();
     this.#notify();
   }
 
   /**
-   * Hands out the next records after the last one handed out: at most `maxItems` and about `maxBytes` (at
-   * least one record). A gap is one item. Reads stream from disk.
+   * Hands out the next records after the last one handed out, as frames: at most `maxItems` and about
+   * `maxBytes` (at least one record). A gap is one item. Reads stream from disk into one reused buffer, so the
+   * batch is valid until the next read.
    */
-  read(maxItems: number, maxBytes: number): SpoolBatch {
-    const batch: SpoolBatch = { items: [], lastSeq: 0, bytes: 0 };
-    while (batch.items.length < maxItems && (batch.bytes < maxBytes || batch.items.length === 0)) {
+  readFrames(maxItems: number, maxBytes: number): FrameBatch {
+    const batch: FrameBatch = { parts: [], records: 0, items: 0, lastSeq: 0, bytes: 0 };
+    this.#readFill = 0;
+    const items = () => itemsOf(batch);
+    while (items() < maxItems && (batch.bytes < maxBytes || items() === 0)) {
       const next = this.#cursor.nextSeq;
       const entry = this.#entries.find((e) =>
         e.kind === "gap" ? e.fromSeq <= next && next <= e.toSeq : e.firstSeq <= next && next <= e.lastSeq,
@@ -298,16 +351,31 @@ export class Spool {
       }
       if (entry.kind === "gap") {
         const { kind: _, path: __, ...gap } = entry;
-        batch.items.push(gap);
+        batch.parts.push(gap);
         batch.lastSeq = entry.toSeq;
         this.#cursor = { nextSeq: entry.toSeq + 1, segmentFirstSeq: -1, offset: 0 };
         continue;
       }
       if (!this.#readSegment(entry, batch, maxItems, maxBytes)) break;
     }
-    // Acknowledging the batch also steps over records that could not be parsed.
+    // Acknowledging the batch also steps over records that could not be read.
     batch.lastSeq = Math.max(batch.lastSeq, this.#cursor.nextSeq - 1);
+    batch.items = itemsOf(batch);
     return batch;
+  }
+
+  /** `readFrames`, decoded into records and gaps (tests and tools; the shipper sends the frames as they are). */
+  read(maxItems: number, maxBytes: number): SpoolBatch {
+    const batch = this.readFrames(maxItems, maxBytes);
+    const items: SpoolItem[] = [];
+    for (const part of batch.parts) {
+      if (isGapPart(part)) items.push(part);
+      else
+        walkFrames(part.buf, part.start, part.end, part.count, Infinity, 0, (s, e) =>
+          items.push(decodeFrame(part.buf, s, e)),
+        );
+    }
+    return { items, lastSeq: batch.lastSeq, bytes: batch.bytes };
   }
 
   /** Moves the reader back to just after the ack (what was handed out but not acknowledged is read again). */
@@ -351,13 +419,16 @@ export class Spool {
     this.#removed = true;
     this.#active = undefined;
     this.#entries.length = 0;
-    this.#pending = [];
-    this.#pendingSizes = [];
+    this.#pending.reset();
+    this.#pendingCount = 0;
     for (const fd of [this.#fd, this.#readFd?.fd, this.#ackFd]) if (fd !== undefined) closeSync(fd);
     this.#fd = undefined;
     this.#readFd = undefined;
     this.#ackFd = undefined;
-    rmSync(this.dir, { recursive: true, force: true });
+    // A spool this process wrote is deleted in the background, off the job path (a crash before the end leaves
+    // a done spool that the next start removes); one found at startup is deleted at once.
+    if (this.#fromDisk) rmSync(this.dir, { recursive: true, force: true });
+    else rm(this.dir, { recursive: true, force: true }, (err) => err && this.#onError?.(err));
     this.#notify();
   }
 
@@ -385,7 +456,7 @@ export class Spool {
   }
 
   #unlink(path: string): void {
-    if (this.#readFd !== undefined && path.endsWith(`${pad(this.#readFd.firstSeq)}.log`)) {
+    if (this.#readFd !== undefined && path.endsWith(`${pad(this.#readFd.firstSeq)}.seg`)) {
       closeSync(this.#readFd.fd);
       this.#readFd = undefined;
     }
@@ -401,7 +472,7 @@ export class Spool {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
     this.#needRoll = false;
-    const path = join(this.dir, `${pad(firstSeq)}.log`);
+    const path = join(this.dir, `${pad(firstSeq)}.seg`);
     try {
       this.#fd = openSync(path, "a", 0o600);
     } catch (err) {
@@ -411,31 +482,17 @@ export class Spool {
     this.#entries.push(this.#active);
   }
 
-  /** Writes lines[from, to) (sequence numbers from `firstSeq`) to the active segment. */
-  #writeChunk(lines: string[], from: number, to: number, firstSeq: number, bytes: number): void {
-    if (to <= from) return;
+  /** Writes the `count` frames in buf[from, to) (sequence numbers from `firstSeq`) to the active segment. */
+  #writeChunk(buf: Buffer, from: number, to: number, firstSeq: number, count: number): void {
+    if (count === 0) return;
     const active = this.#active!;
+    const bytes = to - from;
     try {
       const fd = this.#fd;
       if (fd === undefined) throw new Error(`the log spool segment ${active.path} is not open`);
-      // Copied into one reused buffer and written in pieces: no per-flush allocation left for the GC.
-      const buf = this.#writeBuf;
-      let pos = 0;
-      const drain = () => {
-        for (let done = 0; done < pos; ) done += writeSync(fd, buf, done, pos - done);
-        pos = 0;
-      };
-      for (let i = from; i < to; i++) {
-        const line = lines[i]!;
-        if (pos + line.length * 3 > buf.length) drain();
-        if (line.length * 3 > buf.length) {
-          const data = Buffer.from(line);
-          for (let done = 0; done < data.length; ) done += writeSync(fd, data, done);
-        } else pos += buf.write(line, pos);
-      }
-      drain();
+      for (let done = 0; done < bytes; ) done += writeSync(fd, buf, from + done, bytes - done);
       active.bytes += bytes;
-      active.lastSeq = firstSeq + (to - from) - 1;
+      active.lastSeq = firstSeq + count - 1;
       this.#stats.onDiskBytes += bytes;
     } catch (err) {
       this.#onError?.(err);
@@ -444,9 +501,9 @@ export class Spool {
       } catch {
         // the next segment starts clean either way
       }
-      const toSeq = firstSeq + (to - from) - 1;
+      const toSeq = firstSeq + count - 1;
       this.#persistGap(
-        this.#insertGap({ fromSeq: firstSeq, toSeq, records: to - from, bytes, time: Date.now() }, true),
+        this.#insertGap({ fromSeq: firstSeq, toSeq, records: count, bytes, time: Date.now() }, true),
       );
       this.#needRoll = true;
     }
@@ -517,53 +574,97 @@ export class Spool {
     }
   }
 
-  /** Reads records of one segment into `batch`; false when the segment has nothing more on disk. */
-  #readSegment(seg: Segment, batch: SpoolBatch, maxItems: number, maxBytes: number): boolean {
-    if (this.#cursor.segmentFirstSeq !== seg.firstSeq) {
-      this.#cursor = { nextSeq: this.#cursor.nextSeq, segmentFirstSeq: seg.firstSeq, offset: 0 };
-    }
+  /** Reads frames of one segment into `batch`; false when the segment has nothing more on disk. */
+  #readSegment(seg: Segment, batch: FrameBatch, maxItems: number, maxBytes: number): boolean {
+    if (this.#cursor.segmentFirstSeq !== seg.firstSeq) this.#seek(seg);
     const offset = this.#cursor.offset;
     const available = seg.bytes - offset;
-    if (available <= 0) return false;
+    if (available <= 0) {
+      if (seg === this.#active || this.#cursor.nextSeq > seg.lastSeq) return false;
+      // The end of a finished segment that holds fewer frames than its range (damaged): step over the rest.
+      this.#cursor = { nextSeq: seg.lastSeq + 1, segmentFirstSeq: seg.firstSeq, offset };
+      return true;
+    }
+    const fd = this.#readFdOf(seg);
+    const taken = itemsOf(batch);
+    let size = Math.min(available, Math.max(maxBytes - batch.bytes, READ_CHUNK_BYTES));
+    for (;;) {
+      if (this.#readBuf.length - this.#readFill < size) {
+        // Earlier parts of this batch keep the old buffer; this read starts a new one.
+        this.#readBuf = Buffer.allocUnsafe(Math.max(size, 2 * this.#readBuf.length, 256 * 1024));
+        this.#readFill = 0;
+      }
+      const buf = this.#readBuf;
+      const start = this.#readFill;
+      const n = readSync(fd, buf, start, size, offset);
+      const walked = walkFrames(
+        buf,
+        start,
+        start + n,
+        maxItems - taken,
+        maxBytes - batch.bytes,
+        taken > 0 ? 0 : 1,
+      );
+      if (walked.count === 0) {
+        if (taken > 0) return false; // the next record does not fit this batch
+        if (n === size && size < available) {
+          size = Math.min(available, size * 4); // one record longer than the chunk: read more
+          continue;
+        }
+        // A frame that runs past the segment: the rest of a sealed segment cannot be read; step over it.
+        if (seg === this.#active) return false;
+        this.#onError?.(new Error(`the log spool segment ${seg.path} is damaged after byte ${offset}`));
+        this.#cursor = { nextSeq: seg.lastSeq + 1, segmentFirstSeq: seg.firstSeq, offset: seg.bytes };
+        return true;
+      }
+      const firstSeq = this.#cursor.nextSeq;
+      batch.parts.push({ buf, start, end: walked.end, count: walked.count, firstSeq });
+      batch.records += walked.count;
+      batch.bytes += walked.end - start;
+      batch.lastSeq = firstSeq + walked.count - 1;
+      this.#readFill = walked.end;
+      this.#cursor = {
+        nextSeq: firstSeq + walked.count,
+        segmentFirstSeq: seg.firstSeq,
+        offset: offset + walked.end - start,
+      };
+      return true;
+    }
+  }
+
+  /** The read descriptor of a segment (one open at a time). */
+  #readFdOf(seg: Segment): number {
     if (this.#readFd?.firstSeq !== seg.firstSeq) {
       if (this.#readFd !== undefined) closeSync(this.#readFd.fd);
       this.#readFd = { fd: openSync(seg.path, "r"), firstSeq: seg.firstSeq };
     }
-    // Read about what the batch still takes (from the average record size), not the whole byte budget.
-    const average = this.#lastSeq > 0 ? this.#stats.bytes / this.#lastSeq : 256;
-    const wanted = Math.min(maxBytes - batch.bytes, (maxItems - batch.items.length) * average * 1.25);
-    let size = Math.min(available, Math.max(wanted, READ_CHUNK_BYTES));
-    for (;;) {
-      if (this.#readBuf.length < size) this.#readBuf = Buffer.allocUnsafe(size);
-      const buf = this.#readBuf;
-      const n = readSync(this.#readFd.fd, buf, 0, size, offset);
-      let pos = 0;
-      while (batch.items.length < maxItems) {
-        const nl = buf.indexOf(NEWLINE, pos);
-        if (nl < 0 || nl >= n) break;
-        const lineBytes = nl + 1 - pos;
-        if (batch.items.length > 0 && batch.bytes + lineBytes > maxBytes) break;
-        const record = parseRecord(buf.toString("utf8", pos, nl));
-        pos = nl + 1;
-        if (record === undefined || record.seq < this.#cursor.nextSeq) continue; // corrupt, or acknowledged
-        batch.items.push(record);
-        batch.bytes += lineBytes;
-        batch.lastSeq = record.seq;
-        this.#cursor.nextSeq = record.seq + 1;
+    return this.#readFd.fd;
+  }
+
+  /** Points the cursor into `seg` at the frame of `cursor.nextSeq` (after a rewind or a recovery). */
+  #seek(seg: Segment): void {
+    let skip = this.#cursor.nextSeq - seg.firstSeq;
+    let offset = 0;
+    if (skip > 0) {
+      const fd = this.#readFdOf(seg);
+      const buf = Buffer.allocUnsafe(Math.min(seg.bytes, 1024 ** 2));
+      while (skip > 0 && offset < seg.bytes) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, seg.bytes - offset), offset);
+        const walked = walkFrames(buf, 0, n, skip);
+        if (walked.count === 0) {
+          offset = seg.bytes; // damaged: nothing more can be read from this segment
+          break;
+        }
+        offset += walked.end;
+        skip -= walked.count;
       }
-      this.#cursor.offset = offset + pos;
-      if (pos === 0 && batch.items.length === 0 && n === size && size < available) {
-        size = Math.min(available, size * 4); // one record longer than the chunk: read more
-        continue;
-      }
-      // A segment's last record may have been corrupt: step over its sequence numbers.
-      if (this.#cursor.offset >= seg.bytes && seg !== this.#active) this.#cursor.nextSeq = seg.lastSeq + 1;
-      return pos > 0;
     }
+    this.#cursor = { nextSeq: this.#cursor.nextSeq, segmentFirstSeq: seg.firstSeq, offset };
   }
 
   /** Rebuilds the entries of a spool left on disk; cuts a torn last line; seals it. */
   #recover(): void {
+    migrateLegacySegments(this.dir, this.#onError);
     const names = readdirSync(this.dir);
     try {
       const text = readFileSync(join(this.dir, "ack"), "utf8").trim();
@@ -572,7 +673,7 @@ export class Spool {
       this.#ackedSeq = 0; // no ack (or unreadable): ship everything again rather than lose any
     }
     for (const name of names) {
-      const match = /^(\d{12})\.(log|gap)$/.exec(name);
+      const match = /^(\d{12})\.(seg|gap)$/.exec(name);
       if (match === null) continue;
       const path = join(this.dir, name);
       if (match[2] === "gap") {
@@ -619,35 +720,25 @@ export class Spool {
     this.rewind();
   }
 
-  /** Finds the last complete record of the last segment and cuts off a torn line after it. */
+  /** Counts the complete frames of the last segment and cuts off a torn frame after them. */
   #recoverLastSegment(seg: Segment): void {
     const data = readFileSync(seg.path);
-    let end = data.lastIndexOf(NEWLINE) + 1;
-    if (end < data.length) truncateSync(seg.path, end);
-    seg.bytes = end;
-    while (end > 0) {
-      const startOfLine = data.lastIndexOf(NEWLINE, end - 2) + 1;
-      const record = parseRecord(data.toString("utf8", startOfLine, end - 1));
-      if (record !== undefined) {
-        seg.lastSeq = record.seq;
-        return;
-      }
-      end = startOfLine;
-    }
+    const walked = walkFrames(data, 0, data.length);
+    if (walked.end < data.length) truncateSync(seg.path, walked.end);
+    seg.bytes = walked.end;
+    seg.lastSeq = seg.firstSeq + walked.count - 1;
   }
+}
+
+/** Records and drop markers in a batch. */
+function itemsOf(batch: FrameBatch): number {
+  let gaps = 0;
+  for (const part of batch.parts) if (isGapPart(part)) gaps++;
+  return batch.records + gaps;
 }
 
 function entryStart(e: Entry): number {
   return e.kind === "gap" ? e.fromSeq : e.firstSeq;
-}
-
-function parseRecord(line: string): SpoolRecord | undefined {
-  try {
-    const value = JSON.parse(line) as SpoolRecord;
-    return typeof value === "object" && value !== null && Number.isSafeInteger(value.seq) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The execution directories under `<stateDir>/spool` (absolute paths), oldest name first. */

@@ -61,5 +61,8 @@ export const DEFAULT_SETTINGS = {
 /** Heartbeats and health checks kept per runner (older ones are dropped). */
 export const MAX_HEARTBEATS = 200;
 
-/** Log records kept per log stream (older ones are dropped). */
-export const MAX_LOG_RECORDS_PER_STREAM = 20_000;
+/**
+ * Log records held per log stream; past it the oldest are evicted and counted (log-store.ts). Sequence numbers
+ * stay known, so de-duplication and the completeness counters cover evicted records too.
+ */
+export const MAX_LOG_RECORDS_PER_STREAM = 250_000;

@@ -119,8 +119,7 @@ export class JobEngine {
   /** The admin view of a job. */
   detail(jobId: string): JobDetail {
     const job = this.job(jobId);
-    const stream = this.#store.logStreams.get(job.job.log_stream_id ?? "");
-    return jobToDetail(job, this.#store.executionsOf(job), stream?.records ?? []);
+    return jobToDetail(job, this.#store.executionsOf(job), this.#store.logs, job.job.log_stream_id ?? "");
   }
 
   /** A runner's jobs filtered by group (default any) and status (default available), newest first. */

@@ -18,6 +18,7 @@ import {
   type TerraformWorkspace,
 } from "../control-plane/schemas.ts";
 import type { DecodedLogRecord } from "../otlp/logs-proto.ts";
+import type { LogStreamStats } from "./log-store.ts";
 
 /** `T` without its index signature (zod's loose objects carry `[k: string]: unknown`). */
 export type Strict<T> = { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
@@ -87,10 +88,15 @@ export type ExecutionDetail = ExecutionFields & {
   steps?: StepUpdate[];
 };
 
-/** A job as the admin API shows it: wire fields, every execution (oldest first), decoded logs, the plan. */
+/**
+ * A job as the admin API shows it: wire fields, every execution (oldest first), the decoded logs of its log
+ * stream (the newest MAX_LOG_RECORDS_PER_STREAM, decoded when first read), their counters, the plan.
+ */
 export type JobDetail = JobFields & {
   executions: ExecutionDetail[];
   logs: DecodedLogRecord[];
+  /** Records stored, evicted past the cap, re-sent duplicates dropped, and per execution what is missing. */
+  logStats: LogStreamStats;
   plan: unknown;
 };
 
@@ -129,12 +135,13 @@ export interface RunnerRecord {
   processes: RunnerProcess[];
 }
 
-/** A log stream: each job has one, each registered process has one. */
+/** A log stream: each job has one, each registered process has one. Its records are in the LogStore. */
 export interface LogStreamRecord {
   id: string;
   runnerId: string;
   owner: { type: "job" | "process"; id: string };
-  records: DecodedLogRecord[];
+  /** Only in snapshots written before log files existed: moved into the LogStore at load. */
+  records?: DecodedLogRecord[];
 }
 
 /** A terraform workspace with its state, lock and last `terraform show -json`. */

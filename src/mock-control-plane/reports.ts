@@ -3,9 +3,8 @@
  * action workflow step updates, and the job's log records.
  */
 import { CreateOutputsRequest, CreateResultRequest, UpdateStepRequest } from "../control-plane/schemas.ts";
-import type { DecodedLogRecord } from "../otlp/logs-proto.ts";
+import type { ScannedLogRecord } from "../otlp/logs-scan.ts";
 import { notFound } from "./api-error.ts";
-import { MAX_LOG_RECORDS_PER_STREAM } from "./defaults.ts";
 import { ID_PREFIX, isoAt, newId } from "./ids.ts";
 import type { JobEngine } from "./jobs.ts";
 import type { ExecutionRecord, JobRecord } from "./model.ts";
@@ -100,14 +99,15 @@ export class JobReports {
     });
   }
 
-  /** Appends decoded records to a log stream (the oldest are dropped past the cap). */
-  appendLogs(logStreamId: string, records: DecodedLogRecord[]): void {
+  /**
+   * Stores a log request body (checked by `scanLogsRequest`, whose result `scanned` is) in its stream: records
+   * already stored (same execution and `runner.log.seq`) are dropped, the oldest are evicted past the cap.
+   */
+  appendLogs(logStreamId: string, body: Buffer, scanned: ScannedLogRecord[]): void {
     const stream = this.#store.logStreams.get(logStreamId);
     if (stream === undefined) throw notFound("log stream", logStreamId);
-    stream.records.push(...records);
-    const excess = stream.records.length - MAX_LOG_RECORDS_PER_STREAM;
-    if (excess > 0) stream.records.splice(0, excess);
-    if (stream.owner.type === "job") this.#deps.jobChanged(stream.owner.id);
+    const { stored } = this.#store.logs.append(logStreamId, body, scanned);
+    if (stored > 0 && stream.owner.type === "job") this.#deps.jobChanged(stream.owner.id);
   }
 
   #executionForStep(

@@ -103,7 +103,10 @@ export interface EmbeddedControlPlane {
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<EmbeddedControlPlane> {
   const logger = opts.logger ?? pino({ level: "silent" });
   const snapshot = opts.stateDir === undefined ? undefined : await loadSnapshot(opts.stateDir);
-  const store = new ControlPlaneStore(snapshot);
+  const store = new ControlPlaneStore(snapshot, {
+    ...(opts.stateDir === undefined ? {} : { stateDir: opts.stateDir }),
+    onLogError: (err, message) => logger.error({ err }, message),
+  });
   const adminToken = opts.adminToken ?? store.adminToken ?? newToken();
   if (opts.adminToken === undefined) store.adminToken = adminToken;
 

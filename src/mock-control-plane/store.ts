@@ -1,10 +1,14 @@
 /**
  * The embedded control plane's state: runners, jobs, executions, log streams and terraform workspaces, held in
- * Maps (never plain objects keyed by request input) and convertible to a JSON snapshot for persistence.
+ * Maps (never plain objects keyed by request input) and convertible to a JSON snapshot for persistence. Log
+ * records live in the LogStore (log-store.ts), persisted in `<stateDir>/logs/`, not in the snapshot.
  */
+import { join } from "node:path";
 import { z } from "zod";
 import { TERMINAL_JOB_STATUSES } from "../control-plane/schemas.ts";
 import { newId, newToken } from "./ids.ts";
+import { legacyRecordsBody } from "./legacy-logs.ts";
+import { LogStore } from "./log-store.ts";
 import type { ExecutionRecord, JobRecord, LogStreamRecord, RunnerRecord, WorkspaceRecord } from "./model.ts";
 
 /** What a snapshot file holds (version 1). */
@@ -41,6 +45,16 @@ export function parseSnapshot(text: string): StoreSnapshot {
   return result.data as unknown as StoreSnapshot;
 }
 
+/** Options of a ControlPlaneStore. */
+export interface ControlPlaneStoreOptions {
+  /** Where log files are kept (`<stateDir>/logs`); in memory when absent. */
+  stateDir?: string;
+  /** Log records held per stream; default MAX_LOG_RECORDS_PER_STREAM. */
+  maxLogRecordsPerStream?: number;
+  /** Called when a log file cannot be read or written. */
+  onLogError?: (err: unknown, message: string) => void;
+}
+
 /** All state of one control plane. */
 export class ControlPlaneStore {
   readonly orgId: string;
@@ -51,12 +65,21 @@ export class ControlPlaneStore {
   readonly executions = new Map<string, ExecutionRecord>();
   readonly logStreams = new Map<string, LogStreamRecord>();
   readonly workspaces = new Map<string, WorkspaceRecord>();
+  /** The records of every log stream. */
+  readonly logs: LogStore;
   /** Jobs that are not terminal yet: the monitor only looks at these. */
   readonly activeJobIds = new Set<string>();
   readonly #runnerByToken = new Map<string, RunnerRecord>();
   #nextSeq = 1;
 
-  constructor(snapshot?: StoreSnapshot) {
+  constructor(snapshot?: StoreSnapshot, opts: ControlPlaneStoreOptions = {}) {
+    this.logs = new LogStore({
+      ...(opts.stateDir === undefined ? {} : { dir: join(opts.stateDir, "logs") }),
+      ...(opts.maxLogRecordsPerStream === undefined
+        ? {}
+        : { maxRecordsPerStream: opts.maxLogRecordsPerStream }),
+      ...(opts.onLogError === undefined ? {} : { onError: opts.onLogError }),
+    });
     this.orgId = snapshot?.orgId ?? newId("org");
     this.adminToken = snapshot?.adminToken;
     if (snapshot === undefined) return;
@@ -68,7 +91,14 @@ export class ControlPlaneStore {
         this.activeJobIds.add(job.job.id);
     }
     for (const exec of snapshot.executions) this.executions.set(exec.execution.id, exec);
-    for (const stream of snapshot.logStreams) this.logStreams.set(stream.id, stream);
+    for (const { records, ...stream } of snapshot.logStreams) {
+      this.logStreams.set(stream.id, stream);
+      this.logs.load(stream.id);
+      // A snapshot from before log files: its decoded records move into the log store (and its file).
+      if (records !== undefined && records.length > 0 && this.logs.stats(stream.id).records === 0) {
+        this.logs.appendBody(stream.id, legacyRecordsBody(records));
+      }
+    }
     for (const ws of snapshot.workspaces) this.workspaces.set(ws.workspace.id, ws);
   }
 
@@ -115,7 +145,7 @@ export class ControlPlaneStore {
       runners: [...this.runners.values()],
       jobs: [...this.jobs.values()],
       executions: [...this.executions.values()],
-      logStreams: [...this.logStreams.values()],
+      logStreams: [...this.logStreams.values()].map(({ records: _, ...stream }) => stream),
       workspaces: [...this.workspaces.values()],
     };
   }

@@ -1,6 +1,6 @@
 /** Shapes records into what goes on the wire: zero-valued fields omitted, as Go's `omitzero` does. */
 import { TERMINAL_EXECUTION_STATUSES } from "../control-plane/schemas.ts";
-import type { DecodedLogRecord } from "../otlp/logs-proto.ts";
+import type { LogStore } from "./log-store.ts";
 import type {
   ExecutionDetail,
   ExecutionFields,
@@ -38,11 +38,16 @@ export function jobToWire(
   return wire;
 }
 
-/** The admin view of a job: every execution (oldest first) with its result, outputs and steps; logs; plan. */
+/**
+ * The admin view of a job: every execution (oldest first) with its result, outputs and steps; log counters; plan;
+ * and `logs`, decoded from the stored batches only when the property is first read (a `job:updated` listener
+ * that never looks at the logs costs nothing per record): the records held at that moment, then kept on the object.
+ */
 export function jobToDetail(
   record: JobRecord,
   executions: ExecutionRecord[],
-  logs: DecodedLogRecord[],
+  logs: Pick<LogStore, "records" | "stats">,
+  logStreamId: string,
 ): JobDetail {
   const detailed: ExecutionDetail[] = executions.map((exec) => {
     const out: ExecutionDetail = executionToWire(exec);
@@ -51,7 +56,22 @@ export function jobToDetail(
     if (exec.steps.length > 0) out.steps = [...exec.steps];
     return out;
   });
-  return { ...omitZero({ ...record.job }), executions: detailed, logs: [...logs], plan: record.plan };
+  const detail = {
+    ...omitZero({ ...record.job }),
+    executions: detailed,
+    logStats: logs.stats(logStreamId),
+    plan: record.plan,
+  } as Omit<JobDetail, "logs">;
+  Object.defineProperty(detail, "logs", {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = logs.records(logStreamId);
+      Object.defineProperty(detail, "logs", { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    },
+  });
+  return detail as JobDetail;
 }
 
 /** True while an execution may still change (pending, initializing, in-progress, cleaning-up, unknown). */

@@ -168,7 +168,7 @@ describe("durable job log", () => {
     });
     log.error("failed", { err: new Error(`bad token ${token}`) });
     log.spool.flushWrites();
-    const diskCopy = readFileSync(join(spoolDir(stateDir, execution.id), "000000000001.log"));
+    const diskCopy = readFileSync(join(spoolDir(stateDir, execution.id), "000000000001.seg"));
     await log.close();
 
     const logs = cp.admin.getJob(job.id)!.logs;
@@ -235,7 +235,8 @@ describe("durable job log", () => {
         (l) => l.msg === "a job wrote to its log after the log was closed; the line is not shipped",
       ),
     ).toHaveLength(1);
-    expect(readdirSync(join(stateDir, "spool"))).toEqual([]);
+    // A delivered spool is deleted in the background, off the job path.
+    await expect.poll(() => readdirSync(join(stateDir, "spool"))).toEqual([]);
   });
 
   it.each([

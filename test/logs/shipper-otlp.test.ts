@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  buildLogsRequest,
-  encodeLogsBatch,
-  gapMessage,
-  runnerResource,
-  type SpoolItem,
-} from "../../src/logs/otlp-records.ts";
+import { encodeLogsBatch } from "../../src/logs/logs-encoder.ts";
+import { buildLogsRequest, gapMessage, runnerResource, type SpoolItem } from "../../src/logs/otlp-records.ts";
 import { decodeLogsRequest, encodeLogsRequest, flattenLogsRequest } from "../../src/otlp/logs-proto.ts";
 
 const CTX = { jobId: "rjb1", jobType: "terraform-deploy", logStreamId: "lsm1", executionId: "rje1" };

@@ -1,7 +1,8 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { walkFrames } from "../../src/logs/frames.ts";
 import { isGap, type SpoolGap, type SpoolItem, type SpoolRecord } from "../../src/logs/otlp-records.ts";
 import { listSpoolDirs, Spool, type SpoolOptions, spoolDir } from "../../src/logs/spool.ts";
 
@@ -51,13 +52,13 @@ describe("log spool", () => {
     const spool = newSpool({ segmentBytes: 4096 });
     for (let i = 1; i <= 1000; i++) expect(spool.append(line(i))).toBe(i);
     spool.flushWrites();
-    const segments = readdirSync(spool.dir).filter((n) => n.endsWith(".log"));
+    const segments = readdirSync(spool.dir).filter((n) => n.endsWith(".seg"));
     expect(segments.length).toBeGreaterThan(10);
     const items = drain(spool, 37, 5000);
     expect(seqs(items)).toEqual(range(1, 1000));
     expect((items[41] as SpoolRecord).msg).toBe(`line 42 ${"x".repeat(80)}`);
     // Acknowledged segments are deleted; the active one stays.
-    expect(readdirSync(spool.dir).filter((n) => n.endsWith(".log"))).toHaveLength(1);
+    expect(readdirSync(spool.dir).filter((n) => n.endsWith(".seg"))).toHaveLength(1);
     expect(spool.stats.onDiskBytes).toBeLessThanOrEqual(4096);
   });
 
@@ -90,10 +91,14 @@ describe("log spool", () => {
     first.ack(batch.lastSeq);
     // Handed out but never acknowledged (a crash mid-request): shipped again after the restart.
     first.read(50, 1_000_000);
+    first.flushWrites();
     const segments = readdirSync(first.dir)
-      .filter((n) => n.endsWith(".log"))
+      .filter((n) => n.endsWith(".seg"))
       .sort();
-    appendFileSync(join(first.dir, segments.at(-1)!), '{"seq":301,"time":1,"lev'); // a write cut by kill -9
+    // A write cut by kill -9: a frame header announcing 200 bytes, and 10 of them.
+    const lastSegment = join(first.dir, segments.at(-1)!);
+    const intact = readFileSync(lastSegment);
+    appendFileSync(lastSegment, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
 
     const [dir] = listSpoolDirs(root);
     const reopened = Spool.open(dir!);
@@ -106,8 +111,8 @@ describe("log spool", () => {
       executionId: "exec1",
       ship: true,
     });
-    const last = readFileSync(join(dir!, segments.at(-1)!), "utf8");
-    expect(last.endsWith("\n")).toBe(true);
+    // The torn frame is cut off: the segment is what was written before it.
+    expect(readFileSync(join(dir!, segments.at(-1)!))).toEqual(intact);
     expect(seqs(drain(reopened))).toEqual(range(121, 300));
     expect(reopened.done).toBe(true);
   });
@@ -117,8 +122,9 @@ describe("log spool", () => {
     const spool = newSpool({ maxBytes: cap });
     const sizes = new Map<number, number>();
     for (let i = 1; i <= 3000; i++) {
+      const before = spool.stats.bytes;
       spool.append(line(i));
-      sizes.set(i, Buffer.byteLength(`${JSON.stringify({ seq: i, ...line(i) })}\n`));
+      sizes.set(i, spool.stats.bytes - before);
     }
     spool.flushWrites();
     expect(spool.stats.onDiskBytes).toBeLessThanOrEqual(cap);
@@ -182,8 +188,70 @@ describe("log spool", () => {
     spool.seal();
     expect(spool.append(line(2))).toBe(0);
     expect(spool.lastSeq).toBe(1);
-    expect(readdirSync(spool.dir).sort()).toEqual(["000000000001.log", "meta.json", "sealed"]);
+    expect(readdirSync(spool.dir).sort()).toEqual(["000000000001.seg", "meta.json", "sealed"]);
     expect(() => Spool.create(spool.dir, CONTEXT)).toThrow(/already exists/);
+  });
+
+  it("steps over the sequence numbers of a damaged segment and hands out what follows", () => {
+    const root = stateDir();
+    const spool = newSpool({ segmentBytes: 4096 }, root);
+    for (let i = 1; i <= 200; i++) spool.append(line(i));
+    spool.seal();
+    const segments = readdirSync(spool.dir)
+      .filter((n) => n.endsWith(".seg"))
+      .sort();
+    expect(segments.length).toBeGreaterThan(3);
+    // The second segment loses its tail (a disk problem): its last frame is cut in half.
+    const damaged = join(spool.dir, segments[1]!);
+    const bytes = readFileSync(damaged);
+    writeFileSync(damaged, bytes.subarray(0, bytes.length - 20));
+    // The third loses its last frame whole (cut at a frame boundary).
+    const cut = join(spool.dir, segments[2]!);
+    const third = readFileSync(cut);
+    const frames = walkFrames(third, 0, third.length).count;
+    writeFileSync(cut, third.subarray(0, walkFrames(third, 0, third.length, frames - 1).end));
+    const [thirdFirst, fourthFirst] = [segments[2]!, segments[3]!].map((n) => Number(n.slice(0, 12)));
+
+    const items = drain(Spool.open(listSpoolDirs(root)[0]!));
+    // Every record but the two lost ones is handed out, in order, and the reader reaches the end.
+    const lost = [thirdFirst! - 1, fourthFirst! - 1];
+    expect(seqs(items)).toEqual(range(1, 200).filter((s) => !lost.includes(s)));
+  });
+
+  it("converts the NDJSON segments an older runner left, keeping the ack and skipping a torn line", () => {
+    const root = stateDir();
+    const dir = spoolDir(root, "exec1");
+    const legacy = newSpool({}, root);
+    legacy.seal();
+    rmSync(join(dir, "000000000001.seg"));
+    const records = range(1, 6).map((seq) => ({ seq, ...line(seq) }));
+    const ndjson = records.map((r) => `${JSON.stringify(r)}\n`).join("");
+    writeFileSync(join(dir, "000000000001.log"), `${ndjson}{"seq":7,"time":1,"lev`);
+    writeFileSync(join(dir, "ack"), `${String(2).padStart(20, "0")}\n`);
+
+    const reopened = Spool.open(dir);
+    expect(readdirSync(dir).filter((n) => n.endsWith(".log"))).toEqual([]);
+    expect([reopened.ackedSeq, reopened.lastSeq]).toEqual([2, 6]);
+    expect(drain(reopened)).toEqual(records.slice(2));
+  });
+
+  it("reads back a message's fields with their types", () => {
+    const spool = newSpool();
+    const fields = { n: -5, big: 2 ** 40, ratio: 0.25, ok: false, text: "é ✓" };
+    spool.append({ ...line(1), stream: undefined, level: "error", fields });
+    spool.append({ ...line(2), fields: { "runner.log.seq": 99, kept: "yes" } });
+    spool.flushWrites();
+    const [first, second] = drain(spool) as SpoolRecord[];
+    expect(first).toEqual({
+      seq: 1,
+      time: line(1).time,
+      level: "error",
+      step: "execute",
+      msg: line(1).msg,
+      fields,
+    });
+    // A field may not override the record's own attributes.
+    expect(second).toMatchObject({ seq: 2, fields: { kept: "yes" } });
   });
 });
 

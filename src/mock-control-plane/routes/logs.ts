@@ -1,5 +1,8 @@
-/** `POST /v1/log-streams/{id}/logs`: an OTLP ExportLogsServiceRequest in protobuf, decoded and stored. */
-import { decodeLogsRequest, flattenLogsRequest, type LogsRequest } from "../../otlp/logs-proto.ts";
+/**
+ * `POST /v1/log-streams/{id}/logs`: an OTLP ExportLogsServiceRequest in protobuf, checked and stored as received
+ * (decoded when read); records already stored are dropped by execution and `runner.log.seq` (log-store.ts).
+ */
+import { type ScannedLogRecord, scanLogsRequest } from "../../otlp/logs-scan.ts";
 import { forbidden, invalidRequest, notFound } from "../api-error.ts";
 import type { Route } from "../http.ts";
 import type { Services } from "./services.ts";
@@ -27,13 +30,13 @@ export function logRoutes(services: Services): Route[] {
           throw invalidRequest("body: expected an OTLP ExportLogsServiceRequest as application/x-protobuf");
         }
         const bytes = await ctx.body();
-        let request: LogsRequest;
+        let scanned: ScannedLogRecord[];
         try {
-          request = decodeLogsRequest(bytes);
+          scanned = scanLogsRequest(bytes);
         } catch (err) {
           throw invalidRequest(`body: ${(err as Error).message}`, { cause: err });
         }
-        services.reports.appendLogs(id, flattenLogsRequest(request));
+        services.reports.appendLogs(id, bytes, scanned);
         return { status: 201, json: "ok" };
       },
     },
