@@ -75,10 +75,10 @@ export interface AgentDeps {
   registry?: HandlerRegistry;
   /** Scrubs secrets from job logs before they are spooled; default an empty redactor. */
   redactor?: Redactor;
-  /** Starts OpenTelemetry once the settings are known (telemetry/otel.ts `startTelemetry`); the agent records
-   * job and step spans and metrics through it, adds its metrics to /metrics and shuts it down last. None when
-   * absent. */
-  telemetry?: (settings: RunnerSettings, sources: TelemetrySources) => Telemetry;
+  /** Starts OpenTelemetry once the settings are known (telemetry/otel.ts `startTelemetry`, which the factory
+   * may import lazily); the agent records job and step spans and metrics through it (a job claimed while it
+   * loads waits for it), adds its metrics to /metrics and shuts it down last. None when absent. */
+  telemetry?: (settings: RunnerSettings, sources: TelemetrySources) => Telemetry | Promise<Telemetry>;
 }
 
 /** Live agent values handed to telemetry for its observed metrics. */

@@ -3,8 +3,9 @@
  * lifecycle (lifecycle.ts), the heartbeats, one job loop per group, the job runner, the cancel watch, the
  * journal and the admin server, and tears them down in order when it drains.
  *
- * Startup: journal (lock + leftovers) → admin server → settings (retried for settingsRetryMs) → report
- * leftovers → register a process (when offered) → heartbeats → cancel watch → loops → `running`.
+ * Startup: journal (lock + leftovers) → admin server → settings (retried for settingsRetryMs) → then at once:
+ * report leftovers, heartbeats, the loops → `running`; telemetry (loaded lazily) and the process registration
+ * (when offered) complete alongside: jobs wait for telemetry, beats carry `process_id` once registered.
  * Drain (drain.ts sequence, docs/agent.md): stop asking for work, let running jobs finish up to drainTimeoutMs,
  * then abort them (reason `drain`), deliver their outcomes, mark the process stopped, close → `stopped`.
  */
@@ -20,7 +21,7 @@ import { type AdminServer, startAdminServer } from "../telemetry/admin-server.ts
 import type { Telemetry } from "../telemetry/otel.ts";
 import type { Agent, AgentDeps, AgentExit, AgentOptions } from "./agent-types.ts";
 import { createCancelWatch } from "./cancel-watch.ts";
-import { type DrainPlan, runDrain } from "./drain.ts";
+import { type DrainPlan, runDrain, settlesWithin } from "./drain.ts";
 import type { HeartbeatStats } from "./heartbeat.ts";
 import { type HeartbeatHandle, startHeartbeats } from "./heartbeat-thread.ts";
 import { createJobLoop, type JobLoop } from "./job-loop.ts";
@@ -64,6 +65,8 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   let heartbeats: HeartbeatHandle | undefined;
   let admin: AdminServer | undefined;
   let telemetry: Telemetry | undefined;
+  let telemetryReady: Promise<Telemetry | undefined> = Promise.resolve(undefined);
+  let registration: Promise<void> = Promise.resolve();
   let shipper: Shipper | undefined;
   const redactor = deps.redactor ?? createRedactor();
   let loops: JobLoop[] = [];
@@ -103,7 +106,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     runnerState,
     killGraceMs: options.killGraceMs,
     stopSignal: stopController.signal,
-    telemetry: () => telemetry,
+    telemetry: () => telemetryReady,
     openJobLog: (job, execution, stepName, echo) =>
       shipper === undefined
         ? undefined
@@ -175,6 +178,37 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     if (lifecycle.state !== "starting") throw takeWork.signal.reason ?? new Error("the agent is stopping");
   }
 
+  /** Starts telemetry (the factory may load it lazily); undefined when absent or when it fails. */
+  async function startTelemetry(fetched: RunnerSettings): Promise<Telemetry | undefined> {
+    if (deps.telemetry === undefined) return undefined;
+    try {
+      telemetry = await deps.telemetry(fetched, {
+        heartbeatWorstGapMs: () => heartbeats?.stats().worstGapMs ?? 0,
+      });
+      log.info({ exports: telemetry.destinations }, "telemetry started");
+      return telemetry;
+    } catch (err) {
+      log.warn({ err }, "could not start telemetry; the runner goes on without it");
+      return undefined;
+    }
+  }
+
+  /** Registers this process when the control plane offers it; the id, or undefined. Never rejects. */
+  async function registerProcess(): Promise<string | undefined> {
+    try {
+      const registered = await client.createProcess(options.processType, options.version, {
+        signal: takeWork.signal,
+      });
+      processId = registered?.id;
+      if (processId !== undefined) log.info({ processId }, "runner process registered");
+      else log.debug("the control plane does not register processes; going on without");
+    } catch (err) {
+      if (!takeWork.signal.aborted)
+        log.warn({ err }, "could not register the runner process; heartbeats go without process_id");
+    }
+    return processId;
+  }
+
   async function startup(): Promise<void> {
     let leftovers: JournalEntry[];
     try {
@@ -213,16 +247,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     });
     ensureStarting();
     log.info({ heartbeatIntervalMs: heartbeatIntervalMs(settings) }, "runner settings fetched");
-    if (deps.telemetry !== undefined) {
-      try {
-        telemetry = deps.telemetry(settings, {
-          heartbeatWorstGapMs: () => heartbeats?.stats().worstGapMs ?? 0,
-        });
-        log.info({ exports: telemetry.destinations }, "telemetry started");
-      } catch (err) {
-        log.warn({ err }, "could not start telemetry; the runner goes on without it");
-      }
-    }
+    telemetryReady = startTelemetry(settings);
     shipper = createShipper({
       client,
       resource: runnerResource({
@@ -248,31 +273,20 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
         (err) => log.error({ err }, "could not report executions left by a previous process"),
       );
     }
-    try {
-      const registered = await client.createProcess(options.processType, options.version, {
-        signal: takeWork.signal,
-      });
-      processId = registered?.id;
-      if (processId !== undefined) log.info({ processId }, "runner process registered");
-      else log.debug("the control plane does not register processes; going on without");
-    } catch (err) {
-      ensureStarting();
-      log.warn({ err }, "could not register the runner process; going on without");
-    }
-    ensureStarting(); // from here to `running` nothing awaits
     const intervalMs =
       settings.heart_beat_timeout !== undefined && settings.heart_beat_timeout > 0
         ? heartbeatIntervalMs(settings)
         : (options.heartbeatIntervalMs ?? heartbeatIntervalMs(settings));
+    const body = { version: options.version, process: options.processType };
+    // beats start without process_id and carry it once the registration (below, concurrent) answers
     heartbeats = startHeartbeats(client, options.heartbeatThread, {
       intervalMs,
       requestTimeoutMs: options.heartbeatTimeoutMs,
-      body: {
-        version: options.version,
-        process: options.processType,
-        ...(processId !== undefined ? { process_id: processId } : {}),
-      },
+      body,
       log,
+    });
+    registration = registerProcess().then((id) => {
+      if (id !== undefined) heartbeats?.setBody({ ...body, process_id: id });
     });
     const longPoll = options.longPoll && settings.long_poll_jobs !== false;
     const current = settings;
@@ -328,6 +342,8 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     waitForRecovery: () => recovery,
     async closeAll(reason) {
       cancelWatch.stop();
+      // a registration still in flight was aborted with takeWork; its answer decides the PATCH below
+      await settlesWithin(registration, 2_000);
       await heartbeats?.stop();
       if (processId !== undefined) {
         await client
@@ -336,7 +352,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       }
       await journal.close().catch((err: unknown) => log.warn({ err }, "could not close the journal"));
       await shipper?.close();
-      await telemetry?.shutdown();
+      await (await telemetryReady)?.shutdown();
       await admin?.close();
     },
   };

@@ -1,7 +1,8 @@
 /**
- * Runs the heartbeat loop (heartbeat.ts) either on its own worker thread with its own HTTP client — the
- * default, so that a CPU-bound handler or a log flood on the main thread cannot delay a beat — or inline on
- * the main thread with the agent's client (tests, and the fallback when the thread dies).
+ * Runs the heartbeat loop (heartbeat.ts) either on its own worker thread with its own small HTTP sender
+ * (heartbeat-sender.ts) — the default, so that a CPU-bound handler or a log flood on the main thread cannot
+ * delay a beat — or inline on the main thread with the agent's client (tests, and the fallback when the
+ * thread dies). The body's fixed fields can change while beating (`setBody`: the process id once registered).
  */
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
@@ -21,11 +22,13 @@ export interface HeartbeatBody {
 /** A running heartbeat loop, wherever it runs. */
 export interface HeartbeatHandle {
   stats(): HeartbeatStats;
+  /** Replaces the fixed fields of the following beats. */
+  setBody(body: HeartbeatBody): void;
   /** Stops beating; resolves once the thread (if any) exited. Idempotent. */
   stop(): Promise<void>;
 }
 
-/** What the worker thread needs to build its own client. The token stays in memory. */
+/** What the worker thread needs to send beats itself. The token stays in memory. */
 export interface HeartbeatClientOptions {
   baseUrl: string;
   token: string;
@@ -53,18 +56,22 @@ export function startInlineHeartbeats(
   client: ControlPlaneApi,
   options: HeartbeatRunOptions,
 ): HeartbeatHandle {
+  let body = options.body;
   const loop = startHeartbeatLoop({
     intervalMs: options.intervalMs,
     ...(options.initialOffsetMs !== undefined ? { initialOffsetMs: options.initialOffsetMs } : {}),
     send: () =>
       client
-        .heartbeat({ alive_time: aliveTimeNs(), ...options.body }, { timeoutMs: options.requestTimeoutMs })
+        .heartbeat({ alive_time: aliveTimeNs(), ...body }, { timeoutMs: options.requestTimeoutMs })
         .then(() => undefined),
     onError: (err) =>
       options.log.warn(errorFields(err), "heartbeat failed; the next one follows on schedule"),
   });
   return {
     stats: () => loop.stats(),
+    setBody(next) {
+      body = next;
+    },
     stop: async () => loop.stop(),
   };
 }
@@ -74,8 +81,11 @@ export type HeartbeatWorkerMessage =
   | { type: "stats"; stats: HeartbeatStats }
   | { type: "error"; message: string; code?: string };
 
+/** Messages the main thread posts to the worker. */
+export type HeartbeatMainMessage = { type: "body"; body: HeartbeatBody } | { type: "stop" };
+
 /**
- * Runs heartbeats on a worker thread with its own client. When the thread fails, `onThreadError` is called
+ * Runs heartbeats on a worker thread with its own sender. When the thread fails, `onThreadError` is called
  * (the agent falls back to inline heartbeats).
  */
 export function startHeartbeatThread(
@@ -110,12 +120,16 @@ export function startHeartbeatThread(
     options.log.error({ err }, "the heartbeat thread failed; heartbeats continue on the main thread");
     options.onThreadError?.(err);
   });
+  const send = (message: HeartbeatMainMessage) => worker.postMessage(message);
   return {
     stats: () => ({ ...stats }),
+    setBody(body) {
+      if (!stopping) send({ type: "body", body });
+    },
     async stop() {
       if (stopping) return exited;
       stopping = true;
-      worker.postMessage({ type: "stop" });
+      send({ type: "stop" });
       const timer = setTimeout(() => void worker.terminate(), 2_000);
       await exited;
       clearTimeout(timer);
@@ -135,14 +149,20 @@ export function startHeartbeats(
   if (threadClient === undefined) return startInlineHeartbeats(client, options);
   let fallback: HeartbeatHandle | undefined;
   let stopped = false;
+  let body = options.body;
   const thread = startHeartbeatThread(threadClient, {
     ...options,
     onThreadError: () => {
-      if (!stopped) fallback ??= startInlineHeartbeats(client, options);
+      if (!stopped) fallback ??= startInlineHeartbeats(client, { ...options, body });
     },
   });
   return {
     stats: () => fallback?.stats() ?? thread.stats(),
+    setBody(next) {
+      body = next;
+      thread.setBody(next);
+      fallback?.setBody(next);
+    },
     async stop() {
       stopped = true;
       await Promise.all([thread.stop(), fallback?.stop()]);

@@ -1,11 +1,17 @@
 /**
- * Worker-thread entry of heartbeat-thread.ts: builds its own control-plane client (no retries: the next beat
- * is the retry) and runs the heartbeat loop until told to stop.
+ * Worker-thread entry of heartbeat-thread.ts: a slim HTTP sender (heartbeat-sender.ts, node:http only, so the
+ * thread's isolate stays small) and the heartbeat loop, until told to stop. The main thread may replace the
+ * body's fixed fields (the process id, once registered) with a `body` message.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { createControlPlaneClient } from "../control-plane/client.ts";
 import { aliveTimeNs, startHeartbeatLoop } from "./heartbeat.ts";
-import type { HeartbeatBody, HeartbeatClientOptions, HeartbeatWorkerMessage } from "./heartbeat-thread.ts";
+import { createHeartbeatSender } from "./heartbeat-sender.ts";
+import type {
+  HeartbeatBody,
+  HeartbeatClientOptions,
+  HeartbeatMainMessage,
+  HeartbeatWorkerMessage,
+} from "./heartbeat-thread.ts";
 
 interface WorkerInput {
   client: HeartbeatClientOptions;
@@ -19,25 +25,15 @@ const input = workerData as WorkerInput;
 const port = parentPort;
 if (port === null) throw new Error("heartbeat-worker.ts must run as a worker thread");
 
-const client = createControlPlaneClient({
-  baseUrl: input.client.baseUrl,
-  token: input.client.token,
-  runnerId: input.client.runnerId,
-  ...(input.client.version !== undefined ? { version: input.client.version } : {}),
-  ...(input.client.tlsInsecure !== undefined ? { tlsInsecure: input.client.tlsInsecure } : {}),
-  requestTimeoutMs: input.requestTimeoutMs,
-  retry: { maxAttempts: 1 },
-});
+const sender = createHeartbeatSender(input.client);
+let body = input.body;
 
 const post = (message: HeartbeatWorkerMessage) => port.postMessage(message);
 
 const loop = startHeartbeatLoop({
   intervalMs: input.intervalMs,
   ...(input.initialOffsetMs !== undefined ? { initialOffsetMs: input.initialOffsetMs } : {}),
-  send: () =>
-    client
-      .heartbeat({ alive_time: aliveTimeNs(), ...input.body }, { timeoutMs: input.requestTimeoutMs })
-      .then(() => undefined),
+  send: () => sender.send({ alive_time: aliveTimeNs(), ...body }, input.requestTimeoutMs),
   onError: (err) => {
     const code =
       typeof (err as { code?: unknown }).code === "string" ? (err as { code: string }).code : undefined;
@@ -50,8 +46,12 @@ const loop = startHeartbeatLoop({
   onStats: (stats) => post({ type: "stats", stats }),
 });
 
-port.on("message", (message: { type?: string }) => {
-  if (message.type !== "stop") return;
+port.on("message", (message: HeartbeatMainMessage) => {
+  if (message.type === "body") {
+    body = message.body;
+    return;
+  }
   loop.stop();
-  void client.close().finally(() => port.close());
+  sender.close();
+  port.close();
 });

@@ -1,6 +1,7 @@
 /**
- * Runs claimed jobs: journal the claim, watch for a cancel, run the step pipeline, record the outcome in the
- * journal, deliver it (retrying until acknowledged), then forget the job and free its slot. Tracks what runs,
+ * Runs claimed jobs: journal the claim (durable before the first step), watch for a cancel, run the step
+ * pipeline, record the outcome in the journal, deliver it (retrying until acknowledged), then free its slot
+ * and forget the job. Journal writes are group-committed (journal.ts), so concurrent jobs share fsyncs. Tracks what runs,
  * so the agent can drain (wait), abort (drain timeout, second signal) and answer metrics.
  */
 import type { Logger } from "pino";
@@ -44,8 +45,9 @@ export interface JobRunnerDeps {
   workspaceRoot?: string;
   /** Keep workspaces after the job (debugging); default false. */
   keepWorkspaces?: boolean;
-  /** Job and step spans and metrics (OpenTelemetry), once started; none when absent or undefined. */
-  telemetry?: () => JobTracer | undefined;
+  /** Job and step spans and metrics (OpenTelemetry), or a promise of them while they load; none when absent or
+   * undefined. */
+  telemetry?: () => JobTracer | undefined | Promise<JobTracer | undefined>;
 }
 
 /** One job being run. */
@@ -84,13 +86,30 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     const type = job.type ?? "";
     const log = deps.log.child({ jobId: job.id, executionId: execution.id, jobType: type, group });
     const createdMs = job.created_at === undefined ? Number.NaN : Date.parse(job.created_at);
+    const queueWaitMs = Number.isNaN(createdMs) ? undefined : Math.max(0, Date.now() - createdMs);
     deps.metrics.recordPickup({
       jobId: job.id,
       group,
       receiveToClaimMs: claimed.claimedAtMs - claimed.receivedAtMs,
-      createdToClaimMs: Number.isNaN(createdMs) ? undefined : Math.max(0, Date.now() - createdMs),
+      createdToClaimMs: queueWaitMs,
     });
-    const traced = deps.telemetry?.()?.startJob({
+    // The entry is made durable while the job log opens and the `initializing` status is sent; the first
+    // step (the workspace, or the handler when there is no workspace) waits for it.
+    const added = deps.journal
+      .add({
+        jobId: job.id,
+        executionId: execution.id,
+        jobType: type,
+        startedAt: new Date().toISOString(),
+        pid: process.pid,
+      })
+      .catch((err: unknown) =>
+        log.error(
+          { err },
+          "could not write the journal; the job runs, but a crash now would not be reported",
+        ),
+      );
+    const traced = (await deps.telemetry?.())?.startJob({
       jobId: job.id,
       executionId: execution.id,
       type,
@@ -98,19 +117,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       operation: job.operation,
       metadata: job.metadata,
       pickupLatencyMs: claimed.claimedAtMs - claimed.receivedAtMs,
-      queueWaitMs: Number.isNaN(createdMs) ? undefined : Math.max(0, Date.now() - createdMs),
+      queueWaitMs,
     });
-    try {
-      await deps.journal.add({
-        jobId: job.id,
-        executionId: execution.id,
-        jobType: type,
-        startedAt: new Date().toISOString(),
-        pid: process.pid,
-      });
-    } catch (err) {
-      log.error({ err }, "could not write the journal; the job runs, but a crash now would not be reported");
-    }
     log.info("job claimed");
     const unwatch = deps.cancelWatch.watch(job.id, execution.id, (reason) => entry.controller.abort(reason));
     let stepName = "";
@@ -124,10 +132,14 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       if (phase === "start") stepName = name;
       traced?.onStep(name, phase, error);
     };
+    const handlerFactory = deps.registry.find(job.type);
     const outcome = await runJob({
       job,
       execution,
-      handlerFactory: deps.registry.find(job.type),
+      handlerFactory:
+        handlerFactory === undefined || deps.workspaceRoot !== undefined
+          ? handlerFactory
+          : () => added.then(handlerFactory),
       client: deps.client,
       log: durable ?? pinoJobLog(log),
       runnerState: deps.runnerState,
@@ -137,26 +149,22 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       ...(deps.workspaceRoot !== undefined
         ? {
             workspace: () =>
-              createWorkspace({
-                root: deps.workspaceRoot!,
-                jobId: job.id,
-                executionId: execution.id,
-                keep: deps.keepWorkspaces ?? false,
-              }),
+              added.then(() =>
+                createWorkspace({
+                  root: deps.workspaceRoot!,
+                  jobId: job.id,
+                  executionId: execution.id,
+                  keep: deps.keepWorkspaces ?? false,
+                }),
+              ),
           }
         : {}),
     });
     unwatch();
-    // The job's last lines reach its log stream before the control plane hears the terminal status.
-    await durable?.close().catch((err: unknown) => log.warn({ err }, "could not close the job log"));
-    traced?.end({
-      status: outcome.status,
-      message: outcome.message,
-      step: outcome.step,
-      durationMs: outcome.durationMs,
-    });
     const pending = { status: outcome.status, result: outcome.result };
-    await deps.journal
+    // The outcome is made durable while the job's last lines reach its log stream; both happen before the
+    // control plane hears the terminal status (a restart then delivers the real outcome, never `restart`).
+    const recorded = deps.journal
       .setOutcome(execution.id, {
         status: pending.status,
         result: {
@@ -168,6 +176,14 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         },
       })
       .catch((err: unknown) => log.warn({ err }, "could not record the outcome in the journal"));
+    await durable?.close().catch((err: unknown) => log.warn({ err }, "could not close the job log"));
+    traced?.end({
+      status: outcome.status,
+      message: outcome.message,
+      step: outcome.step,
+      durationMs: outcome.durationMs,
+    });
+    await recorded;
     const delivery = await deliverOutcome(job.id, execution.id, pending, {
       client: deps.client,
       log,
@@ -175,6 +191,9 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     });
     deps.metrics.recordJob(type, outcome.status);
     if (delivery === "delivered") {
+      // The slot is free once the control plane has the outcome; forgetting the entry rides on the next
+      // journal write (a crash before it only re-delivers an outcome the control plane already has).
+      claimed.slot.release();
       await deps.journal
         .remove(execution.id)
         .catch((err: unknown) => log.warn({ err }, "could not update the journal"));

@@ -5,15 +5,17 @@
  * reports them failed (or with the outcome they already had) and never runs them again.
  *
  * Writes are atomic (temporary file, fsync, rename, fsync of the directory) and serialized, so a crash leaves
- * either the old or the new journal, never a torn one. A lock file (`<name>.lock`, holding the pid) refuses a
- * second live process on the same journal, which would otherwise report the first one's jobs as orphans.
+ * either the old or the new journal, never a torn one. They are group-committed (group-commit.ts): changes
+ * made while a write is in flight go out together in the next one, and each call resolves once the write
+ * holding its change is durable. A lock file (`<name>.lock`, holding the pid) refuses a second live process
+ * on the same journal, which would otherwise report the first one's jobs as orphans.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import type { TerminalStatus } from "../jobs/run-job.ts";
+import { createGroupCommit } from "./group-commit.ts";
 
 /** A terminal outcome that was computed but maybe not yet acknowledged by the control plane. */
 export const PendingOutcome = z.object({
@@ -50,12 +52,14 @@ export interface Journal {
   open(): Promise<JournalEntry[]>;
   /** Records a held execution (resolves once durable). */
   add(entry: JournalEntry): Promise<void>;
-  /** Records the outcome of a held execution. */
+  /** Records the outcome of a held execution (resolves once durable). */
   setOutcome(executionId: string, outcome: PendingOutcome): Promise<void>;
-  /** Forgets an execution (its terminal status was acknowledged). */
+  /** Forgets an execution (its terminal status was acknowledged); resolves once durable. */
   remove(executionId: string): Promise<void>;
   /** The entries held now. */
   entries(): JournalEntry[];
+  /** Durable writes started so far (each may carry several changes). */
+  readonly writes: number;
   /** Waits for pending writes and releases the lock. */
   close(): Promise<void>;
 }
@@ -73,8 +77,10 @@ export interface JournalOptions {
   fileName?: string;
 }
 
-async function writeAtomic(path: string, dir: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString("hex")}.tmp`;
+/** Writes `text` to `path` atomically and durably; `dir` is an open handle on the directory holding it. */
+async function writeAtomic(path: string, dir: FileHandle, text: string): Promise<void> {
+  // one writer per journal (the lock), so a fixed temporary name is safe; a crash's leftover is overwritten
+  const tmp = `${path}.tmp`;
   const fh = await open(tmp, "w", 0o600);
   try {
     await fh.writeFile(text);
@@ -83,13 +89,10 @@ async function writeAtomic(path: string, dir: string, text: string): Promise<voi
     await fh.close();
   }
   await rename(tmp, path);
-  const dh = await open(dir, "r");
   try {
-    await dh.sync();
+    await dir.sync();
   } catch {
     // some filesystems refuse fsync on a directory; the rename is still atomic
-  } finally {
-    await dh.close();
   }
 }
 
@@ -108,15 +111,20 @@ export function createJournal(options: JournalOptions): Journal {
   const path = join(options.dir, fileName);
   const lockPath = `${path}.lock`;
   let entries: JournalEntry[] = [];
-  let chain: Promise<void> = Promise.resolve();
   let locked = false;
+  let dirHandle: Promise<FileHandle> | undefined;
 
-  function persist(): Promise<void> {
+  // each write snapshots `entries` as it starts: every change made before is in it
+  const group = createGroupCommit(async () => {
     const text = `${JSON.stringify({ version: 1, entries }, null, 2)}\n`;
-    const write = chain.then(() => writeAtomic(path, options.dir, text));
-    chain = write.catch(() => undefined);
-    return write;
-  }
+    dirHandle ??= open(options.dir, "r");
+    const dir = await dirHandle.catch((err: unknown) => {
+      dirHandle = undefined;
+      throw err;
+    });
+    await writeAtomic(path, dir, text);
+  });
+  const persist = () => group.commit();
 
   async function takeLock(): Promise<void> {
     const me = JSON.stringify({ pid: process.pid, hostname: hostname() });
@@ -183,13 +191,19 @@ export function createJournal(options: JournalOptions): Journal {
     remove(executionId) {
       const before = entries.length;
       entries = entries.filter((e) => e.executionId !== executionId);
-      return entries.length === before ? chain : persist();
+      return entries.length === before ? group.settled() : persist();
     },
     entries() {
       return [...entries];
     },
+    get writes() {
+      return group.writes;
+    },
     async close() {
-      await chain;
+      await group.settled();
+      const dir = dirHandle;
+      dirHandle = undefined;
+      await dir?.then((h) => h.close()).catch(() => undefined);
       if (locked) {
         locked = false;
         await rm(lockPath, { force: true });

@@ -82,14 +82,16 @@ export function createAgentMetrics(): AgentMetrics {
     },
     recordPickup(sample) {
       samples.push(sample);
-      if (samples.length > MAX_SAMPLES) samples = samples.slice(-MAX_SAMPLES);
+      // trimmed in bulk (amortized O(1) per job), not by one copy of MAX_SAMPLES entries per job
+      if (samples.length >= 2 * MAX_SAMPLES) samples = samples.slice(-MAX_SAMPLES);
       pickupSumS += sample.receiveToClaimMs / 1000;
       pickupCount += 1;
     },
-    pickups: () => [...samples],
+    pickups: () => samples.slice(-MAX_SAMPLES),
     jobs: () => Object.fromEntries(jobs),
     render(snapshot) {
       const lines: string[] = [];
+      const recent = samples.slice(-MAX_SAMPLES);
       lines.push("# HELP runner_up 1 while the runner is starting or running, 0 once it drains.");
       lines.push("# TYPE runner_up gauge", `runner_up ${snapshot.up ? 1 : 0}`);
       lines.push(
@@ -118,11 +120,11 @@ export function createAgentMetrics(): AgentMetrics {
         lines,
         "runner_pickup_latency_seconds",
         "Seconds from receiving an available job to its claim being acknowledged.",
-        samples.map((s) => s.receiveToClaimMs / 1000),
+        recent.map((s) => s.receiveToClaimMs / 1000),
         pickupSumS,
         pickupCount,
       );
-      const ages = samples.flatMap((s) =>
+      const ages = recent.flatMap((s) =>
         s.createdToClaimMs === undefined ? [] : [s.createdToClaimMs / 1000],
       );
       summary(

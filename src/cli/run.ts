@@ -16,7 +16,6 @@ import { createControlPlaneClient } from "../control-plane/client.ts";
 import { createHandlerRegistry } from "../jobs/registry.ts";
 import { createRedactor } from "../logs/redact.ts";
 import { createLogger } from "../telemetry/logger.ts";
-import { startTelemetry, telemetrySwitches } from "../telemetry/otel.ts";
 import { VERSION } from "../version.ts";
 import { parseCommandArgs, reportUsageError } from "./args.ts";
 import type { CommandIo, CommandModule } from "./commands.ts";
@@ -113,9 +112,11 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
       log,
       registry: createHandlerRegistry({}, { apiToken: token, redactor }),
       redactor,
-      // OTLP per the OTEL_* variables; the control plane's routes when the settings enable metrics
-      telemetry: (settings, sources) =>
-        startTelemetry({
+      // OTLP per the OTEL_* variables; the control plane's routes when the settings enable metrics. The
+      // OpenTelemetry SDK is loaded here, once the settings are known, off the way to the first poll.
+      telemetry: async (settings, sources) => {
+        const { startTelemetry, telemetrySwitches } = await import("../telemetry/otel.ts");
+        return startTelemetry({
           runnerId,
           version: VERSION,
           resourceAttributes: settings.metadata,
@@ -130,7 +131,8 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
           redactor,
           heartbeatWorstGapMs: sources.heartbeatWorstGapMs,
           log,
-        }),
+        });
+      },
     },
   );
   const uninstall = installSignalHandlers(agent, log);

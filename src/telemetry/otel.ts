@@ -4,10 +4,11 @@
  * - over OTLP/HTTP (protobuf, or JSON) when the standard OTEL_* variables ask for it (otel-env.ts), and
  * - to the control plane's `/v1/runners/{id}/traces|metrics` as OTLP/JSON when the settings turn it on
  *   (`telemetrySwitches`),
- * and never anywhere otherwise. Every span string passes the redactor before any exporter sees it. The
- * metrics are also rendered as Prometheus text for the admin server's /metrics. docs/telemetry.md.
+ * and never anywhere otherwise (with no trace destination no span is even made). Every span string passes the
+ * redactor before any exporter sees it. The metrics are also rendered as Prometheus text for the admin
+ * server's /metrics. The runner imports this module lazily, once the settings are known. docs/telemetry.md.
  */
-import type { Meter, Tracer } from "@opentelemetry/api";
+import { type Meter, ProxyTracerProvider, type Tracer } from "@opentelemetry/api";
 import { OTLPMetricExporter as JsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPMetricExporter as ProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -174,9 +175,12 @@ export function startTelemetry(opts: StartTelemetryOptions): Telemetry {
     addMetricExport(createControlPlaneMetricExporter(transport), transport.url("metrics"));
   }
 
-  const tracerProvider = new TracerProvider({ resource, spanProcessors });
+  // Spans nobody exports are not made: without a trace destination the tracer is the API's no-op one (a fresh
+  // ProxyTracerProvider has no delegate), so a job costs no span bookkeeping or redaction.
+  const tracerProvider =
+    destinations.traces.length > 0 ? new TracerProvider({ resource, spanProcessors }) : undefined;
   const meterProvider = new MeterProvider({ resource, readers });
-  const tracer = tracerProvider.getTracer(SCOPE_NAME, opts.version);
+  const tracer = (tracerProvider ?? new ProxyTracerProvider()).getTracer(SCOPE_NAME, opts.version);
   const meter = meterProvider.getMeter(SCOPE_NAME, opts.version);
   const metrics = createRunnerMetrics(meter, {
     ...(redactor !== undefined ? { redactionCount: () => redactor.count } : {}),
@@ -212,12 +216,12 @@ export function startTelemetry(opts: StartTelemetryOptions): Telemetry {
     },
     async forceFlush() {
       if (stopped !== undefined) return;
-      await bounded(Promise.allSettled([tracerProvider.forceFlush(), meterProvider.forceFlush()]));
+      await bounded(Promise.allSettled([tracerProvider?.forceFlush(), meterProvider.forceFlush()]));
     },
     shutdown() {
       stopped ??= (async () => {
         metrics.stop();
-        await bounded(Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]));
+        await bounded(Promise.allSettled([tracerProvider?.shutdown(), meterProvider.shutdown()]));
         await transport?.close();
       })();
       return stopped;

@@ -50,6 +50,24 @@ describe("journal", () => {
     await journal.close();
   });
 
+  it("group-commits: changes made in one tick, or while a write is in flight, share one durable write", async () => {
+    const journal = createJournal({ dir });
+    await journal.open();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => journal.add(entry(i))));
+    expect(journal.writes).toBe(1);
+    const first = journal.add(entry(20));
+    await new Promise((resolve) => setImmediate(resolve)); // that write is in flight now (it fsyncs)
+    const during = Array.from({ length: 9 }, (_, i) => journal.remove(`exec-${i}`));
+    await Promise.all([first, ...during]);
+    expect(journal.writes).toBeLessThanOrEqual(3);
+    // every change a call waited for is in the file
+    const parsed = JSON.parse(await readFile(journal.path, "utf8"));
+    expect(parsed.entries.map((e: { jobId: string }) => e.jobId)).toEqual(
+      Array.from({ length: 12 }, (_, i) => `job-${i + 9}`),
+    );
+    await journal.close();
+  });
+
   it("refuses a second live process on the same state directory", async () => {
     const first = createJournal({ dir });
     await first.open();

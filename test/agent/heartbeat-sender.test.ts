@@ -1,0 +1,205 @@
+/**
+ * The heartbeat thread's sender on real loopback sockets: what a beat looks like on the wire, how failures
+ * are reported (stable codes, never the token), its deadline, the one resend on a kept-alive connection the
+ * server closed, and TLS verification (on unless tlsInsecure).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createHeartbeatSender,
+  HeartbeatError,
+  type HeartbeatSender,
+} from "../../src/agent/heartbeat-sender.ts";
+
+const TOKEN = "tok-heartbeat-secret";
+const closers: Array<() => Promise<void>> = [];
+const senders: HeartbeatSender[] = [];
+afterEach(async () => {
+  for (const s of senders.splice(0)) s.close();
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  socket: Socket;
+}
+
+async function listen(server: Server | TlsServer, protocol = "http"): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `${protocol}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A server answering each request with `answer(seen, res)`; every request is recorded. */
+async function recordingServer(answer: (seen: Seen, res: ServerResponse) => void) {
+  const seen: Seen[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => {
+      body += chunk;
+    });
+    req.on("end", () => {
+      const s = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body,
+        socket: req.socket,
+      };
+      seen.push(s);
+      answer(s, res);
+    });
+  });
+  return { seen, url: await listen(server) };
+}
+
+/** The error a send rejects with (fails the test when it resolves). */
+async function failure(send: Promise<void>): Promise<HeartbeatError> {
+  const err = await send.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HeartbeatError);
+  return err as HeartbeatError;
+}
+
+function sender(baseUrl: string, extra: { tlsInsecure?: boolean } = {}): HeartbeatSender {
+  const s = createHeartbeatSender({ baseUrl, token: TOKEN, runnerId: "runr/1", version: "1.2.3", ...extra });
+  senders.push(s);
+  return s;
+}
+
+describe("heartbeat sender", () => {
+  it("posts the beat as JSON with the Bearer token and the client version, reusing its connection", async () => {
+    const { seen, url } = await recordingServer((_s, res) => {
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end('{"id":"hb_1"}');
+    });
+    const s = sender(`${url}/base/`);
+    await s.send({ alive_time: 5, version: "1.2.3", process: "" }, 2_000);
+    await s.send({ alive_time: 6, version: "1.2.3", process: "", process_id: "p_1" }, 2_000);
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toMatchObject({ method: "POST", url: "/base/v1/runners/runr%2F1/heart-beats" });
+    expect(seen[0]?.headers).toMatchObject({
+      authorization: `Bearer ${TOKEN}`,
+      "x-nuon-client-version": "runner:1.2.3",
+      "content-type": "application/json",
+    });
+    expect(JSON.parse(seen[1]?.body ?? "")).toEqual({
+      alive_time: 6,
+      version: "1.2.3",
+      process: "",
+      process_id: "p_1",
+    });
+    expect(seen[1]?.socket).toBe(seen[0]?.socket);
+  });
+
+  it("rejects a refused beat with the status's code and a message without the token", async () => {
+    const { url } = await recordingServer((_s, res) => {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "unauthorized", description: `bad token ${TOKEN}` }));
+    });
+    const err = await failure(sender(url).send({ alive_time: 1 }, 2_000));
+    expect(err).toMatchObject({ code: "UNAUTHORIZED", status: 401 });
+    expect(err.message).toContain("answered 401");
+    expect(err.message).not.toContain(TOKEN);
+  });
+
+  it("gives up at its deadline when the server never answers", async () => {
+    const { url } = await recordingServer(() => undefined);
+    const started = performance.now();
+    const err = await failure(sender(url).send({ alive_time: 1 }, 200));
+    const tookMs = performance.now() - started;
+    expect(err.code).toBe("TIMEOUT");
+    expect(tookMs).toBeGreaterThanOrEqual(190);
+    expect(tookMs).toBeLessThan(1_500);
+  });
+
+  it("sends again at once when the server closed the kept-alive connection as the beat went out", async () => {
+    let first: Socket | undefined;
+    let answered = 0;
+    const { seen, url } = await recordingServer((s, res) => {
+      first ??= s.socket;
+      if (answered > 0 && s.socket === first) {
+        s.socket.resetAndDestroy(); // the reused connection dies under the second beat
+        return;
+      }
+      answered += 1;
+      res.writeHead(201);
+      res.end("{}");
+    });
+    const s = sender(url);
+    await s.send({ alive_time: 1 }, 2_000);
+    await s.send({ alive_time: 2 }, 2_000);
+    expect(answered).toBe(2);
+    expect(seen).toHaveLength(3);
+    expect(seen[2]?.socket).not.toBe(first);
+  });
+
+  it("reports a refused connection as NETWORK", async () => {
+    const { url } = await recordingServer(() => undefined);
+    await closers.splice(0)[0]?.(); // closed: nothing listens there any more
+    const err = await failure(sender(url).send({ alive_time: 1 }, 2_000));
+    expect(err.code).toBe("NETWORK");
+  });
+});
+
+describe("heartbeat sender over TLS", () => {
+  it("verifies certificates unless tlsInsecure", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-hb-tls-"));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    const server = createTlsServer(
+      { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+      (_req, res) => {
+        res.writeHead(201);
+        res.end("{}");
+      },
+    );
+    const url = await listen(server, "https");
+    const err = await failure(sender(url).send({ alive_time: 1 }, 2_000));
+    expect(err.code).toBe("NETWORK");
+    await expect(sender(url, { tlsInsecure: true }).send({ alive_time: 1 }, 2_000)).resolves.toBeUndefined();
+  });
+});
