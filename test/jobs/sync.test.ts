@@ -122,17 +122,19 @@ describe("oci-sync", () => {
     expect(outcome.message).toMatch(/no src_tag/);
   });
 
-  it("fails clearly for an ECR destination given only AWS credentials", async () => {
+  // Real ECR credentials go through the AWS SDK; test/sources/oci-cloud-auth.test.ts covers them against a
+  // loopback emulator. Here: a configuration refused before any request leaves this machine.
+  it("fails clearly, before any request, for an ECR destination that asks to assume a role", async () => {
     const { outcome } = await sync({
       src_registry: at(src, "builds/app"),
       src_tag: "b1",
       dst_registry: {
         RegistryType: "ecr",
         Repository: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app",
-        ECRAuth: { region: "us-east-1" },
+        ECRAuth: { region: "us-east-1", assume_role: { role_arn: "arn:aws:iam::123456789012:role/push" } },
       },
     });
     expect(outcome.status).toBe("failed");
-    expect(outcome.message).toMatch(/ECR GetAuthorizationToken/);
+    expect(outcome.message).toMatch(/ECRAuth\.assume_role is not supported yet/);
   });
 });

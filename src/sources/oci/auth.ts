@@ -2,13 +2,14 @@
  * Answering a registry's 401 challenges, as the distribution token protocol describes: `Basic` gets the
  * configured username and password; `Bearer realm,service,scope` gets a token from the realm (a GET with
  * Basic credentials or none; with a refresh token, a POST `grant_type=refresh_token` as ACR and the OAuth2
- * flavour of the protocol expect), cached per scope set until shortly before it expires. Credentials go
- * only to the registry's origin and its token realm, and never into a message.
+ * flavour of the protocol expect), cached per scope set until shortly before it expires. Credentials from a
+ * provider (ECR, ACR: registry-config.ts) are fetched at the first challenge and again once they expire.
+ * Credentials go only to the registry's origin and its token realm, and never into a message.
  */
 import { type Dispatcher, request } from "undici";
 import type { AuthChallenge } from "./challenge.ts";
 import { OciError } from "./errors.ts";
-import type { RegistryCredentials } from "./registry-config.ts";
+import type { RegistryCredentials, StaticRegistryCredentials } from "./registry-config.ts";
 
 /** Options of createAuthorizer. */
 export interface AuthorizerOptions {
@@ -42,13 +43,16 @@ const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 
 /** Creates an authorizer for one registry and one set of credentials. */
 export function createAuthorizer(options: AuthorizerOptions): Authorizer {
-  let basicHeader: string | undefined;
+  let basic: { header: string; expiresAtMs: number } | undefined;
   const tokens = new Map<string, { header: string; expiresAtMs: number }>();
   const keyOf = (scopes: readonly string[]) => [...scopes].sort().join(" ");
 
   return {
     headerFor(scopes) {
-      if (basicHeader !== undefined) return basicHeader;
+      if (basic !== undefined) {
+        if (basic.expiresAtMs > Date.now()) return basic.header;
+        basic = undefined;
+      }
       const cached = tokens.get(keyOf(scopes));
       if (cached === undefined) return undefined;
       if (cached.expiresAtMs <= Date.now()) {
@@ -59,12 +63,14 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
     },
 
     async answer(challenges, scopes, signal) {
+      const { credentials, expiresAtMs } = await resolveRegistryCredentials(options.credentials, signal);
       const bearer = challenges.find((challenge) => challenge.scheme === "bearer" && challenge.params.realm);
       if (bearer !== undefined) {
         const wanted = new Set(scopes);
         for (const scope of (bearer.params.scope ?? "").split(" ")) if (scope !== "") wanted.add(scope);
         const { token, lifetimeSeconds } = await fetchToken(
           options,
+          credentials,
           bearer.params.realm as string,
           bearer.params.service,
           [...wanted],
@@ -76,15 +82,16 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
         return header;
       }
       if (challenges.some((challenge) => challenge.scheme === "basic")) {
-        if (options.credentials.kind !== "basic") {
+        if (credentials.kind !== "basic") {
           throw new OciError(
             "UNAUTHORIZED",
-            `registry ${options.registry} asks for a username and password (Basic auth), but ${describeCredentials(options.credentials)} configured`,
+            `registry ${options.registry} asks for a username and password (Basic auth), but ${describeCredentials(credentials)} configured`,
             { status: 401 },
           );
         }
-        basicHeader = basicAuthorization(options.credentials.username, options.credentials.password);
-        return basicHeader;
+        const header = basicAuthorization(credentials.username, credentials.password);
+        basic = { header, expiresAtMs };
+        return header;
       }
       const schemes = challenges.map((challenge) => challenge.scheme).join(", ") || "none";
       throw new OciError(
@@ -101,12 +108,25 @@ export function basicAuthorization(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }
 
-function describeCredentials(credentials: RegistryCredentials): string {
+/**
+ * The credentials to use now: static ones as they are (never expiring), a provider's fetched (the provider
+ * caches them). Throws what the provider throws (an OciError naming the cloud call, never a secret).
+ */
+export async function resolveRegistryCredentials(
+  credentials: RegistryCredentials,
+  signal?: AbortSignal,
+): Promise<{ credentials: StaticRegistryCredentials; expiresAtMs: number }> {
+  if (credentials.kind !== "provider") return { credentials, expiresAtMs: Number.POSITIVE_INFINITY };
+  const { expiresAtMs, ...provided } = await credentials.get(signal);
+  return { credentials: provided, expiresAtMs };
+}
+
+function describeCredentials(credentials: StaticRegistryCredentials): string {
   if (credentials.kind === "refresh-token") return "only a refresh token is";
   return "no credentials are";
 }
 
-function describeAsker(credentials: RegistryCredentials): string {
+function describeAsker(credentials: StaticRegistryCredentials): string {
   if (credentials.kind === "basic") return `the credentials of user ${JSON.stringify(credentials.username)}`;
   if (credentials.kind === "refresh-token") return "the refresh token";
   return "an anonymous token request";
@@ -114,6 +134,7 @@ function describeAsker(credentials: RegistryCredentials): string {
 
 async function fetchToken(
   options: AuthorizerOptions,
+  credentials: StaticRegistryCredentials,
   realm: string,
   service: string | undefined,
   scopes: readonly string[],
@@ -135,7 +156,7 @@ async function fetchToken(
       `registry ${options.registry} named a token realm that is not HTTP(S): ${url.origin}`,
     );
   }
-  if (url.protocol === "http:" && options.scheme === "https" && options.credentials.kind !== "anonymous") {
+  if (url.protocol === "http:" && options.scheme === "https" && credentials.kind !== "anonymous") {
     throw new OciError(
       "UNAUTHORIZED",
       `registry ${options.registry} wants credentials sent to a plain-HTTP token realm (${url.origin}); refusing to send them unencrypted`,
@@ -144,7 +165,6 @@ async function fetchToken(
   const headers: Record<string, string> = { "user-agent": options.userAgent, accept: "application/json" };
   let method: "GET" | "POST" = "GET";
   let body: string | undefined;
-  const credentials = options.credentials;
   if (credentials.kind === "refresh-token") {
     method = "POST";
     const form = new URLSearchParams({

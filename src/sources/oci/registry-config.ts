@@ -8,9 +8,11 @@
  * - `OCIAuth {Username, Password}` for every registry type (the control plane puts short-lived registry
  *   tokens there, e.g. for ACR); for ACR, the username `00000000-0000-0000-0000-000000000000` means the
  *   password is a refresh token, exchanged at the token service with the OAuth2 `refresh_token` grant;
- * - `ecr` without `OCIAuth`: would call ECR GetAuthorizationToken with `ECRAuth`; not supported yet
- *   (@aws-sdk/client-ecr is not a dependency), so it fails saying so;
- * - `acr`/`gar` without `OCIAuth`: exchanging cloud identities is not supported yet either;
+ * - `ecr` without `OCIAuth`: a token from ECR GetAuthorizationToken with `ECRAuth` (ecr.ts);
+ * - `acr` without `OCIAuth`: an Azure AD token exchanged for an ACR refresh token with `ACRAuth` (acr.ts);
+ *   both need the network, so credentialsFor only names them (cloudCredentialsSpec) and connect.ts makes
+ *   the lazy provider; credentialsFor itself refuses them;
+ * - `gar` without `OCIAuth`: exchanging Google identities is not supported yet;
  * - `public_oci`/`private_oci` without `OCIAuth`: anonymous (token services still hand out pull tokens).
  */
 import { z } from "zod";
@@ -46,11 +48,49 @@ export type OciRegistryRepository = z.infer<typeof OciRegistryRepository>;
 /** ACR's placeholder username saying "the password is a refresh token". */
 export const ACR_REFRESH_TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000";
 
-/** How to authenticate to a registry. */
-export type RegistryCredentials =
+/** Credentials known up front (or once a provider has fetched them). */
+export type StaticRegistryCredentials =
   | { kind: "anonymous" }
   | { kind: "basic"; username: string; password: string }
   | { kind: "refresh-token"; refreshToken: string };
+
+/** Credentials a provider fetched, and until when (epoch ms) they may be used. */
+export type ProvidedRegistryCredentials = Exclude<StaticRegistryCredentials, { kind: "anonymous" }> & {
+  expiresAtMs: number;
+};
+
+/** How to authenticate to a registry. */
+export type RegistryCredentials =
+  | StaticRegistryCredentials
+  /** Fetched on first need from a cloud (ECR, ACR) and cached by the provider until shortly before expiry. */
+  | {
+      kind: "provider";
+      /** What they are, for messages: `ECR credentials (region us-east-1)`. Never a secret. */
+      description: string;
+      get(signal?: AbortSignal): Promise<ProvidedRegistryCredentials>;
+    };
+
+/** Where a cloud registry's credentials come from when `OCIAuth` is empty. */
+export type CloudCredentialsSpec =
+  | { cloud: "ecr"; registry: string; region: string | undefined; auth: unknown }
+  | { cloud: "acr"; registry: string; scheme: "https" | "http"; auth: unknown };
+
+/** The cloud exchange a config needs (ecr/acr without OCIAuth), or undefined when credentialsFor covers it. */
+export function cloudCredentialsSpec(config: OciRegistryRepository): CloudCredentialsSpec | undefined {
+  const type = (config.RegistryType ?? "").toLowerCase();
+  if ((config.OCIAuth?.Username ?? "") !== "" || (config.OCIAuth?.Password ?? "") !== "") return undefined;
+  if (type !== "ecr" && type !== "acr") return undefined;
+  const location = repositoryLocation(config);
+  if (type === "ecr") {
+    return {
+      cloud: "ecr",
+      registry: location.registry,
+      region: (config.Region ?? "").trim() || undefined,
+      auth: config.ECRAuth,
+    };
+  }
+  return { cloud: "acr", registry: location.registry, scheme: location.scheme, auth: config.ACRAuth };
+}
 
 /** The repository a config names, as a reference without tag or digest; throws OciError INVALID. */
 export function repositoryLocation(config: OciRegistryRepository): ImageReference {
@@ -90,12 +130,12 @@ export function credentialsFor(config: OciRegistryRepository): RegistryCredentia
     case "ecr":
       throw new OciError(
         "UNSUPPORTED",
-        "ECR registries need a token from ECR GetAuthorizationToken, which this runner cannot fetch yet (no AWS ECR client is bundled); put a registry token in OCIAuth instead",
+        "ECR registries without OCIAuth need a token from ECR GetAuthorizationToken, fetched over the network (connectRepository does it); static credentials cannot be derived from the config alone",
       );
     case "acr":
       throw new OciError(
         "UNSUPPORTED",
-        "ACR registries need OCIAuth credentials (a registry token minted by the control plane); exchanging Azure credentials (ACRAuth) is not supported yet",
+        "ACR registries without OCIAuth need an Azure AD token (ACRAuth) exchanged for a registry token over the network (connectRepository does it); static credentials cannot be derived from the config alone",
       );
     case "gar":
       throw new OciError(

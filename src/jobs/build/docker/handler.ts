@@ -7,6 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { baseEnv } from "../../../exec/env.ts";
 import { runCommand } from "../../../exec/run-command.ts";
+import { resolveRegistryCredentials } from "../../../sources/oci/auth.ts";
 import {
   type ConnectedRepository,
   connectRepository,
@@ -94,10 +95,12 @@ export function createDockerBuildHandler(options: DockerBuildOptions = {}): JobH
         resolveInside(source.dir, build.dockerfile?.trim() || "Dockerfile"),
       );
       const digestFile = resolveInside(scratch.dir, "kaniko-digest");
+      // ECR/ACR credentials come from the cloud at build time: kaniko gets the resolved registry login.
+      const login = await resolveRegistryCredentials(destination.credentials, ctx.signal);
       const dockerConfig = await writeDockerConfig(
         resolveInside(scratch.dir, "docker-config"),
         destination.location.registry,
-        destination.credentials,
+        login.credentials,
       );
       const command = kanikoCommand({
         contextDir,

@@ -5,7 +5,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { RegistryCredentials } from "../../../sources/oci/registry-config.ts";
+import type { StaticRegistryCredentials } from "../../../sources/oci/registry-config.ts";
 
 /** Where kaniko's image keeps the executor. */
 export const KANIKO_IMAGE_PATH = "/kaniko/executor";
@@ -41,7 +41,7 @@ export const KANIKO_MISSING_MESSAGE =
 export async function writeDockerConfig(
   dir: string,
   registry: string,
-  credentials: RegistryCredentials,
+  credentials: StaticRegistryCredentials,
 ): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const key = registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
