@@ -10,8 +10,8 @@ import { type EmbeddedControlPlane, startControlPlane } from "../../src/mock-con
 import { startRunner, stopAllRunners } from "../support/runner-process.ts";
 import { controlPlaneWithRunner, recordStatuses, removeDirs, tempDir } from "./support/control-plane.ts";
 
-/** How long the control plane stays away mid-job; `RUNNER_TEST_OUTAGE_MS=30000` runs the 30 s scenario. */
-const OUTAGE_MS = Number(process.env.RUNNER_TEST_OUTAGE_MS ?? 3_500);
+/** How long the control plane stays away mid-job: 30 s; `RUNNER_TEST_OUTAGE_MS=3000` shortens it locally. */
+const OUTAGE_MS = Number(process.env.RUNNER_TEST_OUTAGE_MS ?? 30_000);
 
 const planes: EmbeddedControlPlane[] = [];
 const dirs: string[] = [];
