@@ -15,19 +15,16 @@ import { AgentStartupError } from "../agent/settings.ts";
 import { installSignalHandlers } from "../agent/shutdown.ts";
 import { CONFIG_FLAG_OPTIONS, configFlagsFromValues, loadConfig, requireConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { createControlPlaneClient } from "../control-plane/client.ts";
 import { managementDeps } from "../jobs/management/deps.ts";
 import { createMngRunnerRestartHandler } from "../jobs/management/restart.ts";
 import { createMngShutDownHandler } from "../jobs/management/shut-down.ts";
 import { createMngUpdateVersionHandler } from "../jobs/management/update-version.ts";
 import { createMngVmShutDownHandler } from "../jobs/management/vm-shut-down.ts";
 import { createHandlerRegistry } from "../jobs/registry.ts";
-import { createRedactor } from "../logs/redact.ts";
 import { type MngOptions, mngOptionsFromEnv } from "../mng/options.ts";
 import { startReconcileLoop } from "../mng/reconcile.ts";
 import { createServiceGate } from "../mng/service-gate.ts";
-import { createLogger } from "../telemetry/logger.ts";
-import { VERSION } from "../version.ts";
+import { agentOptionsFrom, processParts } from "./agent-setup.ts";
 import { parseCommandArgs, reportUsageError } from "./args.ts";
 import type { CommandIo } from "./commands.ts";
 
@@ -68,32 +65,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const loaded = await load(argv, io);
   if (typeof loaded === "number") return loaded;
   const { config, mng } = loaded;
-  const token = config.apiToken as string;
-  const runnerId = config.runnerId as string;
   const spec = PROCESS_MODES.mng;
-  const redactor = createRedactor();
-  redactor.add(token);
-  redactor.addFromEnv(process.env);
-  const log = createLogger({
-    level: config.logLevel,
-    format: config.logFormat,
-    ...(io.stdout === process.stdout ? {} : { destination: io.stdout }),
-    redact: (text) => redactor.redact(text).text,
-    base: { pid: process.pid, runnerId, process: "mng" },
-  });
+  const parts = processParts(config, io, "mng");
+  const { token, redactor, log, client } = parts;
   const stateDir = path.join(config.stateDir, "mng");
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const client = createControlPlaneClient({
-    baseUrl: config.apiUrl,
-    token,
-    runnerId,
-    version: VERSION,
-    requestTimeoutMs: config.requestTimeoutMs,
-    tlsInsecure: config.tlsInsecure,
-    onRetry: (info) => log.debug({ retry: info }, "retrying a control-plane request"),
-  });
-  if (config.tlsInsecure)
-    log.warn("TLS certificate verification is OFF (tlsInsecure): the token can be read on the path");
 
   // One gate shared by the reconcile loop and the management handlers.
   const gate = createServiceGate();
@@ -108,33 +84,12 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     { apiToken: token, redactor },
   );
   const agent = createAgent(
-    {
-      processType: spec.processType,
-      groups: spec.groups,
-      version: VERSION,
+    agentOptionsFrom(config, parts, spec, {
       stateDir,
       concurrency: 1,
       groupConcurrency: {},
-      jobOrder: config.jobOrder,
-      longPoll: config.longPoll,
-      longPollWaitMs: config.longPollWaitMs,
-      pollIntervalMs: config.pollIntervalMs,
-      pollMaxIntervalMs: config.pollMaxIntervalMs,
-      settingsRetryMs: config.settingsRetryMs,
-      drainTimeoutMs: config.drainTimeoutMs,
-      killGraceMs: config.killGraceMs,
-      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
-      workspaceDir: config.workspaceDir,
-      keepWorkspaces: config.keepWorkspaces,
       admin: { host: config.adminHost, port: mng.adminPort },
-      heartbeatThread: {
-        baseUrl: config.apiUrl,
-        token,
-        runnerId,
-        version: VERSION,
-        tlsInsecure: config.tlsInsecure,
-      },
-    },
+    }),
     { client, log, registry },
   );
   // The unit is kept even while the control plane is unreachable: the loop starts before the agent.

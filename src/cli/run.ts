@@ -12,11 +12,9 @@ import { AgentStartupError } from "../agent/settings.ts";
 import { installSignalHandlers } from "../agent/shutdown.ts";
 import { CONFIG_FLAG_OPTIONS, configFlagsFromValues, loadConfig, requireConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { createControlPlaneClient } from "../control-plane/client.ts";
 import { createHandlerRegistry } from "../jobs/registry.ts";
-import { createRedactor } from "../logs/redact.ts";
-import { createLogger } from "../telemetry/logger.ts";
 import { VERSION } from "../version.ts";
+import { agentOptionsFrom, processParts } from "./agent-setup.ts";
 import { parseCommandArgs, reportUsageError } from "./args.ts";
 import type { CommandIo, CommandModule } from "./commands.ts";
 
@@ -53,88 +51,36 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
   const loaded = await loadRunConfig(mode, argv, io);
   if (typeof loaded === "number") return loaded;
   const config = loaded;
-  const token = config.apiToken as string;
-  const runnerId = config.runnerId as string;
   const spec = PROCESS_MODES[mode];
-  // One redactor for the whole process: the token and secret-named env values never leave it.
-  const redactor = createRedactor();
-  redactor.add(token);
-  redactor.addFromEnv(process.env);
-  const log = createLogger({
-    level: config.logLevel,
-    format: config.logFormat,
-    ...(io.stdout === process.stdout ? {} : { destination: io.stdout }),
-    redact: (text) => redactor.redact(text).text,
-    base: { pid: process.pid, runnerId, process: mode },
-  });
-  const client = createControlPlaneClient({
-    baseUrl: config.apiUrl,
-    token,
-    runnerId,
-    version: VERSION,
-    requestTimeoutMs: config.requestTimeoutMs,
-    tlsInsecure: config.tlsInsecure,
-    onRetry: (info) => log.debug({ retry: info }, "retrying a control-plane request"),
-  });
-  if (config.tlsInsecure)
-    log.warn("TLS certificate verification is OFF (tlsInsecure): the token can be read on the path");
-  const agent = createAgent(
-    {
-      processType: spec.processType,
-      groups: spec.groups,
-      version: VERSION,
-      stateDir: config.stateDir,
-      concurrency: config.concurrency,
-      groupConcurrency: config.groupConcurrency,
-      jobOrder: config.jobOrder,
-      longPoll: config.longPoll,
-      longPollWaitMs: config.longPollWaitMs,
-      pollIntervalMs: config.pollIntervalMs,
-      pollMaxIntervalMs: config.pollMaxIntervalMs,
-      settingsRetryMs: config.settingsRetryMs,
-      drainTimeoutMs: config.drainTimeoutMs,
-      killGraceMs: config.killGraceMs,
-      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
-      workspaceDir: config.workspaceDir,
-      logSpoolMaxBytes: config.logSpoolMaxBytes,
-      keepWorkspaces: config.keepWorkspaces,
-      admin: { host: config.adminHost, port: config.adminPort },
-      heartbeatThread: {
-        baseUrl: config.apiUrl,
-        token,
+  const parts = processParts(config, io, mode);
+  const { token, runnerId, redactor, log, client } = parts;
+  const agent = createAgent(agentOptionsFrom(config, parts, spec), {
+    client,
+    log,
+    registry: createHandlerRegistry({}, { apiToken: token, redactor }),
+    redactor,
+    // OTLP per the OTEL_* variables; the control plane's routes when the settings enable metrics. The
+    // OpenTelemetry SDK is loaded here, once the settings are known, off the way to the first poll.
+    telemetry: async (settings, sources) => {
+      const { startTelemetry, telemetrySwitches } = await import("../telemetry/otel.ts");
+      return startTelemetry({
         runnerId,
         version: VERSION,
-        tlsInsecure: config.tlsInsecure,
-      },
-    },
-    {
-      client,
-      log,
-      registry: createHandlerRegistry({}, { apiToken: token, redactor }),
-      redactor,
-      // OTLP per the OTEL_* variables; the control plane's routes when the settings enable metrics. The
-      // OpenTelemetry SDK is loaded here, once the settings are known, off the way to the first poll.
-      telemetry: async (settings, sources) => {
-        const { startTelemetry, telemetrySwitches } = await import("../telemetry/otel.ts");
-        return startTelemetry({
+        resourceAttributes: settings.metadata,
+        env: io.env,
+        controlPlane: {
+          baseUrl: config.apiUrl,
+          token,
           runnerId,
-          version: VERSION,
-          resourceAttributes: settings.metadata,
-          env: io.env,
-          controlPlane: {
-            baseUrl: config.apiUrl,
-            token,
-            runnerId,
-            tlsInsecure: config.tlsInsecure,
-            ...telemetrySwitches(settings),
-          },
-          redactor,
-          heartbeatWorstGapMs: sources.heartbeatWorstGapMs,
-          log,
-        });
-      },
+          tlsInsecure: config.tlsInsecure,
+          ...telemetrySwitches(settings),
+        },
+        redactor,
+        heartbeatWorstGapMs: sources.heartbeatWorstGapMs,
+        log,
+      });
     },
-  );
+  });
   const uninstall = installSignalHandlers(agent, log);
   try {
     await agent.start();
