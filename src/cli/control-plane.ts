@@ -8,7 +8,7 @@ import { startControlPlane } from "../mock-control-plane/server.ts";
 import type { CommandIo } from "./commands.ts";
 
 /** One line shown by `runner help`. */
-export const summary = "run a local control plane speaking the Nuon Runner API (with an admin API)";
+export const summary = "Run a local control plane speaking the Nuon Runner API (with an admin API)";
 
 const USAGE = `usage: runner control-plane [--port N] [--host H] [--state-dir DIR] [--admin-token T] [--no-tail]
                              [--log-level info] [--json]

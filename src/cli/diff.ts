@@ -12,7 +12,7 @@ import { oneOfFlag, parseCommandArgs, reportUsageError, UsageError } from "./arg
 import type { CommandIo } from "./commands.ts";
 
 /** One line for `runner help`. */
-export const summary = "compare two recorded runs: outputs, terraform resources, objects (exit 1 on changes)";
+export const summary = "Compare two recorded runs: outputs, terraform resources, objects (exit 1 on changes)";
 
 const USAGE = `usage: runner diff [RUN_A] [RUN_B] [--all] [--detail] [--state-dir DIR] [-o text|json]
   no run: the latest run against the previous run of the same job file(s)

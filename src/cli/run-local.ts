@@ -12,7 +12,7 @@ import { oneOfFlag, parseCommandArgs, reportUsageError, UsageError } from "./arg
 import type { CommandIo } from "./commands.ts";
 
 /** One line for `runner help`. */
-export const summary = "run job files locally: embedded control plane + the real agent, with a live view";
+export const summary = "Run job files locally: embedded control plane + the real agent, with a live view";
 
 const USAGE = `usage: runner run-local [options] JOB_FILE...
 

@@ -14,7 +14,7 @@ import { oneOfFlag, parseCommandArgs, reportUsageError, UsageError } from "./arg
 import type { CommandIo } from "./commands.ts";
 
 /** One line for `runner help`. */
-export const summary = "list the recorded run-local runs, or show one as a timeline (--html for a page)";
+export const summary = "List the recorded run-local runs, or show one as a timeline (--html for a page)";
 
 const USAGE = `usage: runner runs list [--state-dir DIR] [-o text|json]
        runner runs show <RUN_ID|latest> [--html FILE] [--state-dir DIR] [-o text|json]`;
