@@ -3,8 +3,6 @@
  * are reported (stable codes, never the token), its deadline, the one resend on a kept-alive connection the
  * server closed, and TLS verification (on unless tlsInsecure).
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -14,14 +12,13 @@ import {
 } from "node:http";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createHeartbeatSender,
   HeartbeatError,
   type HeartbeatSender,
 } from "../../src/agent/heartbeat-sender.ts";
+import { testCertificates } from "../support/tls.ts";
 
 const TOKEN = "tok-heartbeat-secret";
 const closers: Array<() => Promise<void>> = [];
@@ -165,38 +162,12 @@ describe("heartbeat sender", () => {
 
 describe("heartbeat sender over TLS", () => {
   it("verifies certificates unless tlsInsecure", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "runner-hb-tls-"));
-    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    const server = createTlsServer(
-      { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
-      (_req, res) => {
-        res.writeHead(201);
-        res.end("{}");
-      },
-    );
+    // Signed by a throwaway CA the sender does not trust.
+    const certs = testCertificates();
+    const server = createTlsServer({ key: certs.serverKey, cert: certs.serverCert }, (_req, res) => {
+      res.writeHead(201);
+      res.end("{}");
+    });
     const url = await listen(server, "https");
     const err = await failure(sender(url).send({ alive_time: 1 }, 2_000));
     expect(err.code).toBe("NETWORK");
