@@ -7,7 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { writeFileAtomic } from "../records/atomic-write.ts";
+import { writeFileAtomic } from "../fs/atomic-file.ts";
 
 /** Where the states are and how to reach the backend. */
 export interface TerraformStateOptions {

@@ -6,7 +6,7 @@
  */
 import { copyFile, link, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { fsyncDir } from "./atomic-file.ts";
+import { fsyncDir } from "../fs/atomic-file.ts";
 
 /** The files around a binary. */
 export interface BinaryPaths {

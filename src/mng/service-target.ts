@@ -5,9 +5,9 @@
  * when it was given no --service-file).
  */
 import YAML from "yaml";
+import { readTextIfExists } from "../fs/atomic-file.ts";
 import { parseServiceConfig, type ServiceConfig, ServiceConfigError } from "../service/schema.ts";
 import { unitFileName } from "../service/unit.ts";
-import { readTextIfExists } from "./atomic-file.ts";
 
 /** Where install.sh keeps the service definition. */
 export const DEFAULT_SERVICE_FILE = "/etc/runner/service.yml";

@@ -2,10 +2,10 @@
  * Persists the control plane's state in one JSON file under `stateDir`: written atomically (a temporary file
  * then rename), at most once per `debounceMs` while changes keep coming, and flushed on close.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { writeFileAtomic } from "../fs/atomic-file.ts";
 import { parseSnapshot, type StoreSnapshot } from "./store.ts";
 
 /** The state file's name inside the state directory. */
@@ -74,15 +74,10 @@ export class StatePersister {
     if (!this.#dirty) return;
     this.#dirty = false;
     const text = JSON.stringify(this.#snapshot());
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const file = join(this.#dir, STATE_FILE_NAME);
-    const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
     try {
-      await writeFile(tmp, text, { mode: 0o600, flush: true });
-      await rename(tmp, file);
+      await writeFileAtomic(join(this.#dir, STATE_FILE_NAME), text, 0o600);
     } catch (err) {
       this.#dirty = true;
-      await rm(tmp, { force: true });
       throw err;
     }
   }

@@ -7,8 +7,8 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { EventBus } from "../events/bus.ts";
 import type { AnyRunEvent } from "../events/events.ts";
+import { writeFileAtomic } from "../fs/atomic-file.ts";
 import type { Redactor } from "../logs/redact.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
 import { applyEvent, type RunRecord, RunRecordSchema } from "./run-record.ts";
 
 /** Run ids: letters, digits, `.`, `_`, `-` (they name files). */

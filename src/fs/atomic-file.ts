@@ -1,9 +1,11 @@
 /**
- * Crash-safe file replacement: write a temporary file beside the target, fsync it, rename it over the target,
- * fsync the directory. A crash at any point leaves either the old content or the new one, never a mix.
+ * Crash-safe file replacement, the one implementation for run records, the embedded control plane's state,
+ * run-local's terraform state and mng's unit files: write a temporary file beside the target, fsync it, rename
+ * it over the target, fsync the directory. A crash at any point leaves the old content or the new one, never a
+ * mix. (The agent's journal keeps its own variant: it group-commits and holds its directory open.)
  */
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 
 /** Fsyncs a directory so that a rename inside it survives a power loss. */
@@ -16,9 +18,13 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `file` with `data` atomically, with permission bits `mode` (e.g. 0o644). */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode: number): Promise<void> {
+/**
+ * Replaces `file` with `data` atomically, with permission bits `mode` (default 0o600); a missing directory is
+ * created with mode 0700.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(tmp, "wx", mode);
   try {
