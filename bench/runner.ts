@@ -65,6 +65,8 @@ export interface BenchRunnerOptions {
   settings?: Partial<RunnerSettings>;
   /** Environment over the production values. */
   env?: Record<string, string>;
+  /** Options for node itself, before the entry (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** Registers a runner on `cp` and spawns it. */
@@ -86,7 +88,7 @@ export async function spawnBenchRunner(
     ...options.env,
   };
   const spawnedAtMs = performance.timeOrigin + performance.now();
-  const child = spawn(NODE, [options.entry ?? SOURCE_ENTRY, "run"], {
+  const child = spawn(NODE, [...(options.nodeArgs ?? []), options.entry ?? SOURCE_ENTRY, "run"], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -10,6 +10,7 @@ import type { HeartbeatStats } from "./heartbeat.ts";
 import type { HeartbeatClientOptions } from "./heartbeat-thread.ts";
 import type { JobLoopHealth } from "./job-loop.ts";
 import type { JobOrder } from "./job-order.ts";
+import type { JournalSync } from "./journal.ts";
 import type { AgentState } from "./lifecycle.ts";
 import type { PickupSample } from "./metrics.ts";
 
@@ -25,6 +26,8 @@ export interface AgentOptions {
   stateDir: string;
   /** Journal file name in stateDir; default "journal.json". */
   journalFileName?: string;
+  /** When a journal change counts as done (journal.ts); default "background". */
+  journalSync?: JournalSync;
   /** Slots per group when neither groupConcurrency nor settings.job_group_parallelism says; default 1. */
   concurrency: number;
   /** Slots per group, overriding everything else. */

@@ -48,6 +48,12 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   const journal = createJournal({
     dir: options.stateDir,
     ...(options.journalFileName !== undefined ? { fileName: options.journalFileName } : {}),
+    ...(options.journalSync !== undefined ? { sync: options.journalSync } : {}),
+    onEmptyFile: (path) =>
+      log.warn(
+        { path },
+        "the journal was empty (a write cut by a machine crash): executions held then are reported by the control plane's timeouts, not at this start",
+      ),
   });
   const takeWork = new AbortController(); // aborts the loops (and startup)
   const urgent = new AbortController(); // a second signal: stop waiting

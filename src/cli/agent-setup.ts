@@ -22,13 +22,17 @@ export interface ProcessParts {
 }
 
 /** Builds the redactor, logger and client of an agent-running process (config with apiToken and runnerId). */
-export function processParts(config: Config, io: CommandIo, processName: string): ProcessParts {
+export async function processParts(
+  config: Config,
+  io: CommandIo,
+  processName: string,
+): Promise<ProcessParts> {
   const token = config.apiToken as string;
   const runnerId = config.runnerId as string;
   const redactor = createRedactor();
   redactor.add(token);
   redactor.addFromEnv(process.env);
-  const log = createLogger({
+  const log = await createLogger({
     level: config.logLevel,
     format: config.logFormat,
     ...(io.stdout === process.stdout ? {} : { destination: io.stdout }),
@@ -74,6 +78,7 @@ export function agentOptionsFrom(
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     workspaceDir: config.workspaceDir,
     logSpoolMaxBytes: config.logSpoolMaxBytes,
+    journalSync: config.journalSync,
     keepWorkspaces: config.keepWorkspaces,
     admin: { host: config.adminHost, port: config.adminPort },
     heartbeatThread: {

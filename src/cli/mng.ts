@@ -66,7 +66,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (typeof loaded === "number") return loaded;
   const { config, mng } = loaded;
   const spec = PROCESS_MODES.mng;
-  const parts = processParts(config, io, "mng");
+  const parts = await processParts(config, io, "mng");
   const { token, redactor, log, client } = parts;
   const stateDir = path.join(config.stateDir, "mng");
   await mkdir(stateDir, { recursive: true, mode: 0o700 });

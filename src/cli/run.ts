@@ -52,7 +52,7 @@ export async function runMode(mode: ProcessMode, argv: string[], io: CommandIo):
   if (typeof loaded === "number") return loaded;
   const config = loaded;
   const spec = PROCESS_MODES[mode];
-  const parts = processParts(config, io, mode);
+  const parts = await processParts(config, io, mode);
   const { token, runnerId, redactor, log, client } = parts;
   const agent = createAgent(agentOptionsFrom(config, parts, spec), {
     client,

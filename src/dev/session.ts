@@ -21,7 +21,7 @@ import {
   recordPath,
   runsDir,
 } from "../records/record-store.ts";
-import { createLogger } from "../telemetry/logger.ts";
+import { createLogger, type Logger } from "../telemetry/logger.ts";
 import { runWithAgent } from "./agent-run.ts";
 import { type DevControlPlane, embeddedPort, remotePort } from "./control-plane-port.ts";
 import type { RunResult } from "./executor.ts";
@@ -108,12 +108,12 @@ export async function runLocalSession(settings: RunLocalSettings, io: SessionIo)
   const redactor = createRedactor();
   redactor.addFromEnv(process.env);
   if (settings.adminToken) redactor.add(settings.adminToken);
-  let logRef: ReturnType<typeof createLogger> | undefined;
+  let logRef: Logger | undefined;
   const bus = createEventBus({ log: { error: (fields, message) => logRef?.error(fields, message) } });
   const jobNames = new Map<string, string>();
   bus.on("job:enqueued", (e) => jobNames.set(e.data.jobId, e.data.job));
   const tap = createLogTap({ file: logFile, bus, jobNames });
-  const log = createLogger({
+  const log = await createLogger({
     level: settings.logLevel,
     format: "json",
     destination: tap.stream,

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,7 +57,7 @@ describe("journal", () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => journal.add(entry(i))));
     expect(journal.writes).toBe(1);
     const first = journal.add(entry(20));
-    await new Promise((resolve) => setImmediate(resolve)); // that write is in flight now (it fsyncs)
+    await new Promise((resolve) => setImmediate(resolve)); // that write is in flight now
     const during = Array.from({ length: 9 }, (_, i) => journal.remove(`exec-${i}`));
     await Promise.all([first, ...during]);
     expect(journal.writes).toBeLessThanOrEqual(3);
@@ -76,6 +77,60 @@ describe("journal", () => {
     await writeFile(`${first.path}.lock`, JSON.stringify({ pid: process.ppid, hostname: hostname() }));
     await expect(createJournal({ dir }).open()).rejects.toBeInstanceOf(JournalLockedError);
     await first.close();
+  });
+
+  it("background sync: a change is on disk for the next process once the call resolves, even after kill -9", async () => {
+    const module = new URL("../../src/agent/journal.ts", import.meta.url).href;
+    const script = `
+      const { createJournal } = await import(${JSON.stringify(module)});
+      const journal = createJournal({ dir: process.argv[1], sync: "background" });
+      await journal.open();
+      await journal.add({ jobId: "job-k", executionId: "exec-k", startedAt: "2026-01-01T00:00:00.000Z", pid: process.pid });
+      process.stdout.write("added\\n");
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("added")) resolve();
+      });
+      child.once("exit", () => reject(new Error("the child exited before adding")));
+    });
+    child.kill("SIGKILL"); // at once: whatever fsync was still to come never runs
+    await exited;
+    const next = createJournal({ dir });
+    const held = await next.open();
+    expect(held.map((e) => e.executionId)).toEqual(["exec-k"]);
+    await next.close();
+  });
+
+  it("background sync fsyncs after the writes, off their path; always fsyncs each write before it resolves", async () => {
+    const background = createJournal({ dir, fileName: "bg.json" });
+    await background.open();
+    await background.add(entry(1));
+    await background.add(entry(2));
+    await background.close(); // waits for the trailing fsync
+    expect(background.syncs).toBeGreaterThanOrEqual(1);
+    expect(background.syncs).toBeLessThanOrEqual(background.writes);
+    const always = createJournal({ dir, fileName: "always.json", sync: "always" });
+    await always.open();
+    await always.add(entry(1));
+    await always.add(entry(2));
+    expect(always.syncs).toBe(always.writes);
+    expect(always.writes).toBe(2);
+    await always.close();
+  });
+
+  it("reads an empty journal (a torn rename after a power loss) as nothing held, and says so", async () => {
+    await writeFile(join(dir, "journal.json"), "");
+    const seen: string[] = [];
+    const journal = createJournal({ dir, onEmptyFile: (path) => seen.push(path) });
+    expect(await journal.open()).toEqual([]);
+    expect(seen).toEqual([join(dir, "journal.json")]);
+    await journal.close();
   });
 
   it("says how to recover from an unreadable journal", async () => {

@@ -100,6 +100,7 @@ describe("loadConfig precedence", () => {
         RUNNER_HEARTBEAT_REQUEST_TIMEOUT: "2s",
         RUNNER_TLS_INSECURE: "true",
         RUNNER_LOG_SPOOL_MAX_BYTES: "10MiB",
+        RUNNER_JOURNAL_SYNC: "always",
       },
     });
     expect(config).toEqual({
@@ -127,6 +128,7 @@ describe("loadConfig precedence", () => {
       heartbeatTimeoutMs: 2_000,
       tlsInsecure: true,
       logSpoolMaxBytes: 10 * 1024 * 1024,
+      journalSync: "always",
     });
   });
 });

@@ -136,6 +136,7 @@ describe("createConfigSchema", () => {
       heartbeatTimeoutMs: 5_000,
       tlsInsecure: false,
       logSpoolMaxBytes: 104_857_600,
+      journalSync: "background",
       configFile: undefined,
     });
   });

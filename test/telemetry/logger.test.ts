@@ -26,9 +26,9 @@ function parseLines(text: string): Record<string, unknown>[] {
 }
 
 describe("createLogger", () => {
-  it("writes one JSON object per line with level, message, fields and base", () => {
+  it("writes one JSON object per line with level, message, fields and base", async () => {
     const out = sink();
-    const log = createLogger({
+    const log = await createLogger({
       level: "INFO",
       format: "json",
       destination: out.stream,
@@ -48,18 +48,18 @@ describe("createLogger", () => {
     expect(typeof line?.time).toBe("string");
   });
 
-  it("accepts Nuon level names and rejects unknown ones", () => {
+  it("accepts Nuon level names and rejects unknown ones", async () => {
     const out = sink();
-    const log = createLogger({ level: "WARN", format: "json", destination: out.stream });
+    const log = await createLogger({ level: "WARN", format: "json", destination: out.stream });
     expect(log.level).toBe("warn");
-    expect(() => createLogger({ level: "loud", format: "json", destination: out.stream })).toThrow(
+    await expect(createLogger({ level: "loud", format: "json", destination: out.stream })).rejects.toThrow(
       'unknown log level "loud"',
     );
   });
 
-  it("blanks the token fields by path even without a redact function", () => {
+  it("blanks the token fields by path even without a redact function", async () => {
     const out = sink();
-    const log = createLogger({ level: "info", format: "json", destination: out.stream });
+    const log = await createLogger({ level: "info", format: "json", destination: out.stream });
     log.info(
       {
         token: TOKEN,
@@ -83,9 +83,9 @@ describe("createLogger", () => {
     expect(third).toMatchObject({ client: { apiToken: REDACTED } });
   });
 
-  it("scrubs the token from messages, format arguments, errors and free fields with opts.redact", () => {
+  it("scrubs the token from messages, format arguments, errors and free fields with opts.redact", async () => {
     const out = sink();
-    const log = createLogger({ level: "info", format: "json", destination: out.stream, redact: scrub });
+    const log = await createLogger({ level: "info", format: "json", destination: out.stream, redact: scrub });
     log.info(`token is ${TOKEN}`);
     log.info("calling with %s", TOKEN);
     log.error(new Error(`request failed for ${TOKEN}`));
@@ -111,7 +111,7 @@ describe("createLogger", () => {
     out.on("data", (chunk: Buffer) => {
       text += chunk.toString();
     });
-    const log = createLogger({ level: "info", format: "pretty", destination: out, redact: scrub });
+    const log = await createLogger({ level: "info", format: "pretty", destination: out, redact: scrub });
     log.info({ jobId: "job_1" }, `pretty line ${TOKEN}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(text).toContain("pretty line [redacted]");
@@ -122,9 +122,9 @@ describe("createLogger", () => {
 
   it("picks pretty for auto on a TTY and JSON for auto elsewhere", async () => {
     const tty = sink(true);
-    createLogger({ level: "info", format: "auto", destination: tty.stream }).info("on a tty");
+    (await createLogger({ level: "info", format: "auto", destination: tty.stream })).info("on a tty");
     const pipe = sink(false);
-    createLogger({ level: "info", format: "auto", destination: pipe.stream }).info("in a pipe");
+    (await createLogger({ level: "info", format: "auto", destination: pipe.stream })).info("in a pipe");
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(tty.text()).toContain("on a tty");
     expect(() => JSON.parse(tty.text().split("\n")[0] ?? "")).toThrow();
