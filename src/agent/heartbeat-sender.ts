@@ -1,16 +1,14 @@
 /**
- * The heartbeat thread's HTTP sender: one `POST /v1/runners/{id}/heart-beats` per call over node:http(s) with
- * a keep-alive agent, the runner's headers (Bearer token, `X-Nuon-Client-Version`), a deadline covering the
- * whole exchange, and TLS verification unless `tlsInsecure`. It answers only "acknowledged or not": the
- * thread has no use for the answer's body, so the control-plane client (undici, zod and every wire schema, a
- * second copy in the thread's isolate) is not loaded there. No retries: the next beat is the retry — except
- * once at once when a kept-alive connection turns out to have been closed by the server (ECONNRESET on reuse).
- *
- * node:http is taken with `process.getBuiltinModule`: an ESM `import` of node:http also evaluates its lazy
- * exports (WebSocket, fetch's undici), several MB per isolate that a heartbeat never uses.
+ * The heartbeat thread's HTTP sender: one `POST /v1/runners/{id}/heart-beats` per call over the control-plane
+ * transport (../control-plane/transport.ts: node:http(s) with a keep-alive agent, nothing else loaded), the
+ * runner's headers (Bearer token, `X-Nuon-Client-Version`), a deadline covering the whole exchange, and TLS
+ * verification unless `tlsInsecure`. It answers only "acknowledged or not": the thread has no use for the
+ * answer's body, so the control-plane client (zod and every wire schema, a second copy in the thread's
+ * isolate) is not loaded there. No retries: the next beat is the retry — except at once when a kept-alive
+ * connection turns out to have been closed by the server (ECONNRESET on reuse): a beat is safe to resend.
  */
-import type { ClientRequest, Agent as HttpAgent, IncomingMessage, RequestOptions } from "node:http";
 import { codeForStatus } from "../control-plane/errors.ts";
+import { createHttpTransport, TransportError } from "../control-plane/transport.ts";
 import { VERSION } from "../version.ts";
 
 /** Where and as whom the beats are sent. The token stays in memory and never appears in an error. */
@@ -23,6 +21,8 @@ export interface HeartbeatSenderOptions {
   version?: string;
   /** Skip TLS certificate verification; default false. */
   tlsInsecure?: boolean;
+  /** PEM certificate authorities trusted instead of Node's bundled roots (tests); default none. */
+  ca?: string | readonly string[];
 }
 
 /** Sends beats. */
@@ -51,105 +51,74 @@ const MAX_QUOTED_CHARS = 200;
 /** Creates a sender; throws a TypeError when `baseUrl` is not an http(s) URL. */
 export function createHeartbeatSender(options: HeartbeatSenderOptions): HeartbeatSender {
   const base = new URL(options.baseUrl);
-  const secure = base.protocol === "https:";
-  if (!secure && base.protocol !== "http:") throw new TypeError("heartbeats need an http(s) baseUrl");
-  const path = `${base.pathname.replace(/\/+$/, "")}/v1/runners/${encodeURIComponent(options.runnerId)}/heart-beats`;
-  const version = options.version ?? VERSION;
-  const http = secure ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
-  const agent: HttpAgent = secure
-    ? new (process.getBuiltinModule("node:https").Agent)({
-        keepAlive: true,
-        rejectUnauthorized: options.tlsInsecure !== true,
-      })
-    : new (process.getBuiltinModule("node:http").Agent)({ keepAlive: true });
-  const scrub = (text: string) => (options.token ? text.replaceAll(options.token, "[redacted]") : text);
-  const where = `POST ${path}`;
-
-  function attempt(data: string, deadlineAt: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let req: ClientRequest | undefined;
-      let settled = false;
-      const finish = (err?: HeartbeatError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const timeoutMs = Math.max(1, deadlineAt - performance.now());
-      const timer = setTimeout(() => {
-        finish(
-          new HeartbeatError("TIMEOUT", `heartbeat: ${where} got no complete answer within ${timeoutMs} ms`),
-        );
-        req?.destroy();
-      }, timeoutMs);
-      const requestOptions: RequestOptions = {
-        protocol: base.protocol,
-        hostname: base.hostname.replace(/^\[(.*)\]$/, "$1"),
-        port: base.port === "" ? undefined : Number(base.port),
-        method: "POST",
-        path,
-        agent,
-        headers: {
-          authorization: `Bearer ${options.token}`,
-          "x-nuon-client-version": `runner:${version}`,
-          "user-agent": `runner/${version}`,
-          accept: "application/json",
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(data),
-        },
-      };
-      req = http.request(requestOptions, (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => {
-          if (status >= 300) chunks.push(chunk);
-        });
-        res.on("error", (err) => finish(networkError(err)));
-        res.on("end", () => {
-          if (status >= 200 && status < 300) return finish();
-          const text = scrub(Buffer.concat(chunks).toString("utf8")).replace(/\s+/g, " ").trim();
-          const quoted = text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
-          finish(
-            new HeartbeatError(
-              codeForStatus(status),
-              `heartbeat: ${where} answered ${status}${quoted ? ` (${quoted})` : ""}`,
-              status,
-            ),
-          );
-        });
-      });
-      req.on("error", (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        // a kept-alive connection the server closed meanwhile: the request never reached it; send it again
-        if (req?.reusedSocket === true && err.code === "ECONNRESET" && performance.now() < deadlineAt) {
-          settled = true;
-          clearTimeout(timer);
-          attempt(data, deadlineAt).then(resolve, reject);
-          return;
-        }
-        finish(networkError(err));
-      });
-      req.end(data);
-    });
+  if (base.protocol !== "https:" && base.protocol !== "http:") {
+    throw new TypeError("heartbeats need an http(s) baseUrl");
   }
+  const transport = createHttpTransport({
+    baseUrl: options.baseUrl,
+    ...(options.tlsInsecure !== undefined ? { tlsInsecure: options.tlsInsecure } : {}),
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+  });
+  const path = `/v1/runners/${encodeURIComponent(options.runnerId)}/heart-beats`;
+  const version = options.version ?? VERSION;
+  const headers = {
+    authorization: `Bearer ${options.token}`,
+    "x-nuon-client-version": `runner:${version}`,
+    "user-agent": `runner/${version}`,
+    accept: "application/json",
+    "content-type": "application/json",
+  };
+  const scrub = (text: string) => (options.token ? text.replaceAll(options.token, "[redacted]") : text);
+  const where = `POST ${base.pathname.replace(/\/+$/, "")}${path}`;
 
-  function networkError(err: NodeJS.ErrnoException): HeartbeatError {
-    const code = typeof err.code === "string" ? ` (${err.code})` : "";
+  function failure(err: unknown, timeoutMs: number): HeartbeatError {
+    if (err instanceof TransportError && err.kind === "timeout") {
+      return new HeartbeatError(
+        "TIMEOUT",
+        `heartbeat: ${where} got no complete answer within ${timeoutMs} ms`,
+      );
+    }
+    if (err instanceof TransportError && err.kind === "closed") {
+      return new HeartbeatError("ABORTED", "heartbeat: the sender was closed; the beat was not completed");
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    const errCode = (err as { code?: unknown } | null)?.code;
+    const code = typeof errCode === "string" ? ` (${errCode})` : "";
     return new HeartbeatError(
       "NETWORK",
-      scrub(`heartbeat: ${where} failed at the connection level: ${err.message}${code}`),
+      scrub(`heartbeat: ${where} failed at the connection level: ${reason}${code}`),
       undefined,
       err,
     );
   }
 
   return {
-    send(body, timeoutMs) {
-      return attempt(JSON.stringify(body), performance.now() + timeoutMs);
+    async send(body, timeoutMs) {
+      let status: number;
+      let text: string;
+      try {
+        ({ status, text } = await transport.request({
+          method: "POST",
+          path,
+          headers,
+          body: JSON.stringify(body),
+          timeoutMs,
+          resendOnStaleReuse: true,
+        }));
+      } catch (err) {
+        throw failure(err, timeoutMs);
+      }
+      if (status >= 200 && status < 300) return;
+      const oneLine = scrub(text).replace(/\s+/g, " ").trim();
+      const quoted = oneLine.length > MAX_QUOTED_CHARS ? `${oneLine.slice(0, MAX_QUOTED_CHARS)}…` : oneLine;
+      throw new HeartbeatError(
+        codeForStatus(status),
+        `heartbeat: ${where} answered ${status}${quoted ? ` (${quoted})` : ""}`,
+        status,
+      );
     },
     close() {
-      agent.destroy();
+      transport.close();
     },
   };
 }

@@ -2,7 +2,6 @@
  * The options of the control-plane client: their types, their defaults (the only place they live), and the
  * checks at the door that name the option a caller got wrong.
  */
-import type { Dispatcher } from "undici";
 import { VERSION } from "../version.ts";
 import type { RetryInfo } from "./retry.ts";
 
@@ -30,8 +29,8 @@ export interface ClientOptions {
   tlsInsecure?: boolean;
   /** Called before each backoff sleep. */
   onRetry?: (info: RetryInfo) => void;
-  /** The undici dispatcher to send through (tests); default a dedicated keep-alive Agent owned by the client. */
-  dispatcher?: Dispatcher;
+  /** PEM certificate authorities trusted instead of Node's bundled roots (tests, private CAs); default none. */
+  ca?: string | readonly string[];
 }
 
 /** Defaults of the optional options; durations in milliseconds. */

@@ -3,14 +3,13 @@
  * Each call is attempted through http.ts (headers, deadline, error mapping), retried through retry.ts
  * (which operations are safe to resend), and its answer parsed with the zod models of schemas.ts.
  */
-import { Agent } from "undici";
 import type { z } from "zod";
 import type { CallOptions, ControlPlaneApi, ListJobsQuery, TailResult } from "./api.ts";
 import { type ClientOptions, checkPositive, resolveOptions } from "./client-options.ts";
 import { buildResultBody } from "./compress.ts";
 import { ControlPlaneError } from "./errors.ts";
 import { type HttpContext, type HttpRequest, parseBody, sendOnce } from "./http.ts";
-import { abortedError, type OperationName, withRetry } from "./retry.ts";
+import { abortedError, type OperationName, RETRY_POLICY, withRetry } from "./retry.ts";
 import {
   CompositePlan,
   Execution,
@@ -23,6 +22,7 @@ import {
   RunnerProcess,
   RunnerSettings,
 } from "./schemas.ts";
+import { createHttpTransport } from "./transport.ts";
 
 export type { ClientOptions } from "./client-options.ts";
 
@@ -39,15 +39,14 @@ const KEEP_ALIVE_TIMEOUT_MS = 4_000;
 export function createControlPlaneClient(opts: ClientOptions): ControlPlaneClient {
   const o = resolveOptions(opts);
   const closer = new AbortController();
-  const ownsDispatcher = opts.dispatcher === undefined;
-  const dispatcher =
-    opts.dispatcher ??
-    new Agent({
-      connect: { timeout: o.requestTimeoutMs, rejectUnauthorized: !o.tlsInsecure },
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    });
-  const ctx: HttpContext = {
+  const transport = createHttpTransport({
     baseUrl: o.baseUrl,
+    tlsInsecure: o.tlsInsecure,
+    freeSocketTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+  });
+  const ctx: HttpContext = {
+    transport,
     token: opts.token,
     headers: {
       authorization: `Bearer ${opts.token}`,
@@ -55,7 +54,6 @@ export function createControlPlaneClient(opts: ClientOptions): ControlPlaneClien
       "user-agent": `runner/${o.version}`,
       accept: "application/json",
     },
-    dispatcher,
     closeSignal: closer.signal,
   };
   const runner = `/v1/runners/${seg(opts.runnerId)}`;
@@ -85,11 +83,23 @@ export function createControlPlaneClient(opts: ClientOptions): ControlPlaneClien
       spec.json !== undefined
         ? { contentType: "application/json", data: JSON.stringify(spec.json) }
         : spec.body;
-    const req: HttpRequest = { operation, method: spec.method, path: spec.path, timeoutMs, signal, body };
+    const req: HttpRequest = {
+      operation,
+      method: spec.method,
+      path: spec.path,
+      timeoutMs,
+      signal,
+      body,
+      // a reset of a reused connection is resent at once only where sending twice is harmless (never the claim)
+      resendOnStaleReuse: RETRY_POLICY[operation] === "any",
+    };
     const res = await withRetry(() => sendOnce(ctx, req), {
       operation,
       ...o.retry,
-      signal: signal ? AbortSignal.any([signal, closer.signal]) : closer.signal,
+      // read only before a backoff sleep: the combined signal is made only for calls that do retry
+      get signal() {
+        return signal ? AbortSignal.any([signal, closer.signal]) : closer.signal;
+      },
       onRetry: opts.onRetry,
     });
     return res.text;
@@ -229,7 +239,7 @@ export function createControlPlaneClient(opts: ClientOptions): ControlPlaneClien
     async close() {
       if (closer.signal.aborted) return;
       closer.abort(new Error("the control-plane client was closed"));
-      if (ownsDispatcher) await dispatcher.destroy();
+      transport.close();
     },
   };
 }

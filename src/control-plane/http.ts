@@ -3,22 +3,22 @@
  * translation of every failure (status, transport error, timeout, abort, unreadable body) into a
  * ControlPlaneError. Retrying is retry.ts's business; which operation calls what is client.ts's.
  */
-import { type Dispatcher, request } from "undici";
+import type { IncomingHttpHeaders } from "node:http";
 import { z } from "zod";
 import { ControlPlaneError, codeForStatus } from "./errors.ts";
 import { abortedError, parseRetryAfterMs } from "./retry.ts";
 import { ErrResponse } from "./schemas.ts";
+import { type HttpTransport, TransportError } from "./transport.ts";
 
 /** What every attempt of one client shares. */
 export interface HttpContext {
-  /** Base URL without a trailing slash. */
-  baseUrl: string;
+  /** The keep-alive transport to the control plane's origin (its base path included). */
+  transport: HttpTransport;
   /** The runner token: sent as a Bearer token, and scrubbed from every error message and error body. */
   token: string;
   /** Headers sent on every request (authorization included). */
   headers: Readonly<Record<string, string>>;
-  dispatcher: Dispatcher;
-  /** Fires when the client is closed: calls in flight end with ABORTED. */
+  /** Fires when the client is closed (before it closes the transport): calls in flight end with ABORTED. */
   closeSignal: AbortSignal;
 }
 
@@ -33,6 +33,8 @@ export interface HttpRequest {
   timeoutMs: number;
   /** The caller's signal. */
   signal?: AbortSignal | undefined;
+  /** Send again at once when a reused keep-alive connection is reset before any answer (operations safe to resend). */
+  resendOnStaleReuse?: boolean;
 }
 
 /** A 2xx answer: the status and the body as text. */
@@ -46,27 +48,22 @@ const MAX_QUOTED_CHARS = 300;
 
 /** Sends one attempt; resolves on 2xx, throws a ControlPlaneError on anything else. */
 export async function sendOnce(ctx: HttpContext, req: HttpRequest): Promise<HttpResponse> {
-  const deadline = AbortSignal.timeout(req.timeoutMs);
-  const signals = [ctx.closeSignal, deadline, ...(req.signal ? [req.signal] : [])];
-  const signal = AbortSignal.any(signals);
   let status: number;
-  let headers: Record<string, string | string[] | undefined>;
+  let headers: IncomingHttpHeaders;
   let text: string;
   try {
-    const res = await request(`${ctx.baseUrl}${req.path}`, {
-      dispatcher: ctx.dispatcher,
+    const res = await ctx.transport.request({
       method: req.method,
+      path: req.path,
       headers: req.body ? { ...ctx.headers, "content-type": req.body.contentType } : ctx.headers,
-      body: req.body?.data ?? null,
-      signal,
-      headersTimeout: req.timeoutMs,
-      bodyTimeout: req.timeoutMs,
+      body: req.body?.data,
+      timeoutMs: req.timeoutMs,
+      signal: req.signal,
+      resendOnStaleReuse: req.resendOnStaleReuse === true,
     });
-    status = res.statusCode;
-    headers = res.headers;
-    text = await res.body.text();
+    ({ status, headers, text } = res);
   } catch (err) {
-    throw transportError(ctx, req, err, deadline);
+    throw transportError(ctx, req, err);
   }
   if (status >= 200 && status < 300) return { status, text };
   throw statusError(ctx, req, status, headers, text);
@@ -99,7 +96,7 @@ function statusError(
   ctx: HttpContext,
   req: HttpRequest,
   status: number,
-  headers: Record<string, string | string[] | undefined>,
+  headers: IncomingHttpHeaders,
   rawText: string,
 ): ControlPlaneError {
   const text = scrub(rawText, ctx.token);
@@ -121,14 +118,10 @@ function statusError(
   });
 }
 
-function transportError(
-  ctx: HttpContext,
-  req: HttpRequest,
-  err: unknown,
-  deadline: AbortSignal,
-): ControlPlaneError {
+function transportError(ctx: HttpContext, req: HttpRequest, err: unknown): ControlPlaneError {
   const { operation } = req;
-  if (ctx.closeSignal.aborted) {
+  const kind = err instanceof TransportError ? err.kind : "network";
+  if (ctx.closeSignal.aborted || kind === "closed") {
     return new ControlPlaneError({
       code: "ABORTED",
       operation,
@@ -138,8 +131,7 @@ function transportError(
   }
   if (req.signal?.aborted) return abortedError(operation, req.signal.reason);
   const where = `${req.method} ${pathOnly(req.path)}`;
-  const errCode = (err as { code?: unknown } | null)?.code;
-  if (deadline.aborted || errCode === "UND_ERR_HEADERS_TIMEOUT" || errCode === "UND_ERR_BODY_TIMEOUT") {
+  if (kind === "timeout") {
     return new ControlPlaneError({
       code: "TIMEOUT",
       operation,
@@ -147,7 +139,16 @@ function transportError(
       cause: err,
     });
   }
+  if (kind === "too-large") {
+    return new ControlPlaneError({
+      code: "BAD_RESPONSE",
+      operation,
+      message: `${operation}: ${where} answered with a body too large to read (${(err as Error).message}); the call failed`,
+      cause: err,
+    });
+  }
   const reason = err instanceof Error ? err.message : String(err);
+  const errCode = (err as { code?: unknown } | null)?.code;
   return new ControlPlaneError({
     code: "NETWORK",
     operation,

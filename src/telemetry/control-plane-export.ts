@@ -9,7 +9,7 @@ import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { JsonMetricsSerializer, JsonTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace";
-import { Agent, request } from "undici";
+import { createHttpTransport } from "../control-plane/transport.ts";
 
 /** Where the control plane is and how to reach it. */
 export interface ControlPlaneExportOptions {
@@ -39,30 +39,21 @@ export interface ControlPlaneTransport {
 export function createControlPlaneTransport(opts: ControlPlaneExportOptions): ControlPlaneTransport {
   const base = opts.baseUrl.replace(/\/+$/, "");
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const dispatcher = new Agent({
-    connect: { rejectUnauthorized: opts.tlsInsecure !== true },
-    keepAliveTimeout: 4_000,
-  });
-  let closed: Promise<void> | undefined;
-  const url = (path: "traces" | "metrics") =>
-    `${base}/v1/runners/${encodeURIComponent(opts.runnerId)}/${path}`;
+  const http = createHttpTransport({ baseUrl: base, tlsInsecure: opts.tlsInsecure === true });
+  const headers = { authorization: `Bearer ${opts.token}`, "content-type": "application/json" };
+  let closed = false;
+  const route = (path: "traces" | "metrics") => `/v1/runners/${encodeURIComponent(opts.runnerId)}/${path}`;
+  const url = (path: "traces" | "metrics") => `${base}${route(path)}`;
   return {
     url,
     async post(path, body) {
-      if (closed !== undefined) return { code: ExportResultCode.FAILED, error: new Error("exporter closed") };
+      if (closed) return { code: ExportResultCode.FAILED, error: new Error("exporter closed") };
       try {
-        const res = await request(url(path), {
-          dispatcher,
-          method: "POST",
-          headers: { authorization: `Bearer ${opts.token}`, "content-type": "application/json" },
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await res.body.dump();
-        if (res.statusCode >= 200 && res.statusCode < 300) return { code: ExportResultCode.SUCCESS };
+        const res = await http.request({ method: "POST", path: route(path), headers, body, timeoutMs });
+        if (res.status >= 200 && res.status < 300) return { code: ExportResultCode.SUCCESS };
         return {
           code: ExportResultCode.FAILED,
-          error: new Error(`the control plane answered HTTP ${res.statusCode} to POST ${url(path)}`),
+          error: new Error(`the control plane answered HTTP ${res.status} to POST ${url(path)}`),
         };
       } catch (err) {
         const text = err instanceof Error ? err.message : String(err);
@@ -70,9 +61,9 @@ export function createControlPlaneTransport(opts: ControlPlaneExportOptions): Co
         return { code: ExportResultCode.FAILED, error: new Error(`POST ${url(path)} failed: ${reason}`) };
       }
     },
-    close() {
-      closed ??= dispatcher.close().catch(() => undefined);
-      return closed;
+    async close() {
+      closed = true;
+      http.close();
     },
   };
 }

@@ -79,7 +79,7 @@ async function failure(send: Promise<void>): Promise<HeartbeatError> {
   return err as HeartbeatError;
 }
 
-function sender(baseUrl: string, extra: { tlsInsecure?: boolean } = {}): HeartbeatSender {
+function sender(baseUrl: string, extra: { tlsInsecure?: boolean; ca?: string } = {}): HeartbeatSender {
   const s = createHeartbeatSender({ baseUrl, token: TOKEN, runnerId: "runr/1", version: "1.2.3", ...extra });
   senders.push(s);
   return s;
@@ -152,6 +152,15 @@ describe("heartbeat sender", () => {
     expect(seen[2]?.socket).not.toBe(first);
   });
 
+  it("ends a beat in flight when the sender is closed", async () => {
+    const { seen, url } = await recordingServer(() => undefined);
+    const s = sender(url);
+    const pending = failure(s.send({ alive_time: 1 }, 5_000));
+    while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    s.close();
+    expect((await pending).code).toBe("ABORTED");
+  });
+
   it("reports a refused connection as NETWORK", async () => {
     const { url } = await recordingServer(() => undefined);
     await closers.splice(0)[0]?.(); // closed: nothing listens there any more
@@ -161,7 +170,7 @@ describe("heartbeat sender", () => {
 });
 
 describe("heartbeat sender over TLS", () => {
-  it("verifies certificates unless tlsInsecure", async () => {
+  it("verifies certificates unless tlsInsecure, and trusts a CA given in `ca`", async () => {
     // Signed by a throwaway CA the sender does not trust.
     const certs = testCertificates();
     const server = createTlsServer({ key: certs.serverKey, cert: certs.serverCert }, (_req, res) => {
@@ -172,5 +181,6 @@ describe("heartbeat sender over TLS", () => {
     const err = await failure(sender(url).send({ alive_time: 1 }, 2_000));
     expect(err.code).toBe("NETWORK");
     await expect(sender(url, { tlsInsecure: true }).send({ alive_time: 1 }, 2_000)).resolves.toBeUndefined();
+    await expect(sender(url, { ca: certs.caCert }).send({ alive_time: 1 }, 2_000)).resolves.toBeUndefined();
   });
 });

@@ -39,6 +39,20 @@ describe("createControlPlaneClient over TLS", () => {
     }
   });
 
+  it("trusts a certificate authority given in `ca`, verification still on", async () => {
+    const client = createControlPlaneClient({
+      baseUrl: url,
+      token: "tok",
+      runnerId: "runr_1",
+      ca: testCertificates().caCert,
+    });
+    try {
+      await expect(client.getRunner()).resolves.toEqual({ id: "runr_1" });
+    } finally {
+      await client.close();
+    }
+  });
+
   it("accepts the untrusted certificate only when tlsInsecure is set", async () => {
     const client = createControlPlaneClient({
       baseUrl: url,

@@ -1,4 +1,3 @@
-import { Agent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type ClientOptions,
@@ -258,6 +257,29 @@ describe("createControlPlaneClient: the claim", () => {
     expect(busy.requests).toHaveLength(1);
   });
 
+  it("does not resend a claim when the server resets the reused keep-alive connection under it", async () => {
+    // the first call leaves a kept-alive connection; the server resets it as the claim arrives on it
+    const server = await serve([json(200, { id: RUNNER }), destroy, json(201, { id: "exe_1" })]);
+    const retries: RetryInfo[] = [];
+    const client = clientFor(server.url, { onRetry: (i) => retries.push(i) });
+    await client.getRunner();
+    const err = await failure(client.createExecution("job_1"));
+    expect(err.code).toBe("NETWORK");
+    expect(err.message).toMatch(/ECONNRESET/);
+    expect(retries).toEqual([]);
+    expect(server.requests.map((r) => r.method)).toEqual(["GET", "POST"]);
+  });
+
+  it("sends a read again at once, without a backoff, when its reused connection is reset", async () => {
+    const server = await serve([json(200, { id: RUNNER }), destroy, json(200, { id: RUNNER })]);
+    const retries: RetryInfo[] = [];
+    const client = clientFor(server.url, { onRetry: (i) => retries.push(i) });
+    await client.getRunner();
+    await expect(client.getRunner()).resolves.toEqual({ id: RUNNER });
+    expect(retries).toEqual([]);
+    expect(server.requests).toHaveLength(3);
+  });
+
   it("retries a claim whose connection was refused, because nothing was sent", async () => {
     const port = await refusedPort();
     const retries: RetryInfo[] = [];
@@ -319,22 +341,6 @@ describe("createControlPlaneClient: lifecycle and options", () => {
     expect((await failure(client.getRunner())).code).toBe("ABORTED");
     expect(server.requests).toHaveLength(1);
     await client.close();
-  });
-
-  it("sends through an injected dispatcher and leaves it open on close()", async () => {
-    const server = await serve([json(200, { id: RUNNER })]);
-    const agent = new Agent();
-    let dispatched = 0;
-    const counting = agent.compose((dispatch) => (o, h) => {
-      dispatched++;
-      return dispatch(o, h);
-    });
-    const client = clientFor(server.url, { dispatcher: counting });
-    await client.getRunner();
-    await client.close();
-    expect(dispatched).toBe(1);
-    expect(agent.destroyed).toBe(false);
-    await agent.close();
   });
 
   const bad: Array<[string, Partial<ClientOptions>, RegExp]> = [
