@@ -17,6 +17,8 @@ import { openJobLog, parseLogLevel } from "../logs/job-log.ts";
 import { runnerResource } from "../logs/otlp-records.ts";
 import { createRedactor } from "../logs/redact.ts";
 import { createShipper, resumePending, type Shipper } from "../logs/shipper.ts";
+import { spoolRoot } from "../logs/spool.ts";
+import { createSpoolDirPool } from "../logs/spool-pool.ts";
 import { type AdminServer, startAdminServer } from "../telemetry/admin-server.ts";
 import type { Telemetry } from "../telemetry/otel.ts";
 import type { Agent, AgentDeps, AgentExit, AgentOptions } from "./agent-types.ts";
@@ -75,6 +77,11 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   let registration: Promise<void> = Promise.resolve();
   let shipper: Shipper | undefined;
   const redactor = deps.redactor ?? createRedactor();
+  // Done job log spools are reused rather than made and deleted for every job (spool-pool.ts).
+  const spoolOptions = {
+    pool: createSpoolDirPool(spoolRoot(options.stateDir)),
+    ...(options.logSpoolMaxBytes !== undefined ? { maxBytes: options.logSpoolMaxBytes } : {}),
+  };
   let loops: JobLoop[] = [];
   const loopRuns: Array<Promise<void>> = [];
   let recovery: Promise<void> = Promise.resolve();
@@ -130,9 +137,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
             flushTimeoutMs: 2_000,
             enableLogging: settings?.enable_logging ?? true,
             level: parseLogLevel(settings?.logging_level),
-            ...(options.logSpoolMaxBytes !== undefined
-              ? { spoolOptions: { maxBytes: options.logSpoolMaxBytes } }
-              : {}),
+            spoolOptions,
           }),
     ...(options.workspaceDir !== undefined ? { workspaceRoot: options.workspaceDir } : {}),
     ...(options.keepWorkspaces !== undefined ? { keepWorkspaces: options.keepWorkspaces } : {}),
@@ -358,6 +363,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       }
       await journal.close().catch((err: unknown) => log.warn({ err }, "could not close the journal"));
       await shipper?.close();
+      spoolOptions.pool.clear();
       await (await telemetryReady)?.shutdown();
       await admin?.close();
     },

@@ -2,7 +2,9 @@
  * One batched watcher for the running jobs: every `intervalMs` it reads each watched job and aborts a job
  * whose status the control plane has ended (cancelled, timed-out, failed) or whose execution it has ended
  * (e.g. its restart detection cancels the execution, PROTOCOL.md §1.6). Nuon polls every 1 s per job; the
- * default here is 500 ms so that a cancel reaches the handler within a second.
+ * default here is 500 ms so that a cancel reaches the handler within a second. A job is first read at the first
+ * tick at least half an interval after it started (a job that lasts a few milliseconds costs no request), so
+ * its first check comes within 1.5 intervals, and the next ones every interval.
  */
 import type { Logger } from "pino";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
@@ -63,9 +65,11 @@ interface Entry {
   executionId: string;
   onEnd: (reason: AbortReason) => void;
   inFlight: boolean;
+  /** performance.now() when the watch started. */
+  sinceMs: number;
 }
 
-/** Creates the watcher; its timer runs only while something is watched. */
+/** Creates the watcher; its timer runs only while something is watched (it stops at the first tick with none). */
 export function createCancelWatch(options: CancelWatchOptions): CancelWatch {
   const intervalMs = options.intervalMs ?? 500;
   const requestTimeoutMs = options.requestTimeoutMs ?? Math.max(1_000, 2 * intervalMs);
@@ -104,12 +108,23 @@ export function createCancelWatch(options: CancelWatchOptions): CancelWatch {
       });
   }
 
+  const firstCheckAfterMs = intervalMs / 2;
+
+  function tick(): void {
+    if (entries.size === 0) {
+      // Stopped here rather than at each unwatch: back-to-back short jobs keep one timer.
+      clearInterval(timer);
+      timer = undefined;
+      return;
+    }
+    const now = performance.now();
+    for (const entry of entries.values()) if (now - entry.sinceMs >= firstCheckAfterMs) check(entry);
+  }
+
   function sync(): void {
     if (entries.size > 0 && timer === undefined && !stopper.signal.aborted) {
-      timer = setInterval(() => {
-        for (const entry of entries.values()) check(entry);
-      }, intervalMs);
-    } else if (entries.size === 0 && timer !== undefined) {
+      timer = setInterval(tick, intervalMs);
+    } else if (stopper.signal.aborted && timer !== undefined) {
       clearInterval(timer);
       timer = undefined;
     }
@@ -117,12 +132,11 @@ export function createCancelWatch(options: CancelWatchOptions): CancelWatch {
 
   return {
     watch(jobId, executionId, onEnd) {
-      const entry: Entry = { jobId, executionId, onEnd, inFlight: false };
+      const entry: Entry = { jobId, executionId, onEnd, inFlight: false, sinceMs: performance.now() };
       entries.set(executionId, entry);
       sync();
       return () => {
         if (entries.get(executionId) === entry) entries.delete(executionId);
-        sync();
       };
     },
     get size() {

@@ -1,8 +1,9 @@
 /**
  * Runs claimed jobs: journal the claim (durable before the first step), watch for a cancel, run the step
- * pipeline, record the outcome in the journal, deliver it (retrying until acknowledged), then free its slot
- * and forget the job. Journal writes are group-committed (journal.ts), so concurrent jobs share fsyncs. Tracks what runs,
- * so the agent can drain (wait), abort (drain timeout, second signal) and answer metrics.
+ * pipeline, record the outcome in the journal while the job log's last lines are flushed, deliver the outcome
+ * (retrying until acknowledged; the terminal status after the flush), then free its slot and forget the job.
+ * Journal writes are group-committed (journal.ts), so concurrent jobs share fsyncs. Tracks what runs, so the
+ * agent can drain (wait), abort (drain timeout, second signal) and answer metrics.
  */
 import type { Logger } from "pino";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
@@ -93,8 +94,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       receiveToClaimMs: claimed.claimedAtMs - claimed.receivedAtMs,
       createdToClaimMs: queueWaitMs,
     });
-    // The entry is made durable while the job log opens and the `initializing` status is sent; the first
-    // step (the workspace, or the handler when there is no workspace) waits for it.
+    // The entry is made durable while the job log opens, the `initializing` status is sent and the plan is
+    // read; the workspace and the first step wait for it.
     const added = deps.journal
       .add({
         jobId: job.id,
@@ -132,51 +133,54 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       if (phase === "start") stepName = name;
       traced?.onStep(name, phase, error);
     };
-    const handlerFactory = deps.registry.find(job.type);
+    const workspaceRoot = deps.workspaceRoot;
     const outcome = await runJob({
       job,
       execution,
-      handlerFactory:
-        handlerFactory === undefined || deps.workspaceRoot !== undefined
-          ? handlerFactory
-          : () => added.then(handlerFactory),
+      handlerFactory: deps.registry.find(job.type),
       client: deps.client,
       log: durable ?? pinoJobLog(log),
       runnerState: deps.runnerState,
       killGraceMs: deps.killGraceMs,
       signal: entry.controller.signal,
       onStep,
-      ...(deps.workspaceRoot !== undefined
+      // No step (nor the workspace) before the claim is durable; the plan's GET and `initializing` overlap it.
+      beforeFirstStep: added,
+      ...(workspaceRoot !== undefined
         ? {
             workspace: () =>
-              added.then(() =>
-                createWorkspace({
-                  root: deps.workspaceRoot!,
-                  jobId: job.id,
-                  executionId: execution.id,
-                  keep: deps.keepWorkspaces ?? false,
-                }),
-              ),
+              createWorkspace({
+                root: workspaceRoot,
+                jobId: job.id,
+                executionId: execution.id,
+                keep: deps.keepWorkspaces ?? false,
+              }),
           }
         : {}),
     });
     unwatch();
     const pending = { status: outcome.status, result: outcome.result };
-    // The outcome is made durable while the job's last lines reach its log stream; both happen before the
-    // control plane hears the terminal status (a restart then delivers the real outcome, never `restart`).
+    const { errorCode, errorMetadata } = pending.result;
+    // The outcome is made durable before the result is posted (a restart then delivers the real outcome, never
+    // `restart`). The job log is sealed now (its last lines are on disk) and its final flush runs alongside the
+    // journal write and the result; the terminal status waits for the flush (bounded by the job log's flush
+    // timeout), so the control plane normally has every line once the job is terminal.
     const recorded = deps.journal
       .setOutcome(execution.id, {
         status: pending.status,
-        result: {
-          success: pending.result.success,
-          ...(pending.result.errorCode !== undefined ? { errorCode: pending.result.errorCode } : {}),
-          ...(pending.result.errorMetadata !== undefined
-            ? { errorMetadata: pending.result.errorMetadata }
-            : {}),
-        },
+        result:
+          errorCode === undefined && errorMetadata === undefined
+            ? { success: pending.result.success }
+            : {
+                success: pending.result.success,
+                ...(errorCode !== undefined ? { errorCode } : {}),
+                ...(errorMetadata !== undefined ? { errorMetadata } : {}),
+              },
       })
       .catch((err: unknown) => log.warn({ err }, "could not record the outcome in the journal"));
-    await durable?.close().catch((err: unknown) => log.warn({ err }, "could not close the job log"));
+    const logClosed =
+      durable?.close().catch((err: unknown) => log.warn({ err }, "could not close the job log")) ??
+      Promise.resolve();
     traced?.end({
       status: outcome.status,
       message: outcome.message,
@@ -184,12 +188,23 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       durationMs: outcome.durationMs,
     });
     await recorded;
+    const client = deps.client;
     const delivery = await deliverOutcome(job.id, execution.id, pending, {
-      client: deps.client,
+      client: {
+        createResult: (jobId, executionId, result, options) =>
+          client.createResult(jobId, executionId, result, options),
+        updateExecutionStatus: async (jobId, executionId, status, options) => {
+          await logClosed;
+          return client.updateExecutionStatus(jobId, executionId, status, options);
+        },
+      },
       log,
       signal: deps.stopSignal,
     });
     deps.metrics.recordJob(type, outcome.status);
+    // The spool keeps what the flush did not deliver (shipping goes on, and the next start resumes it), so the
+    // journal may forget the job once the flush ended either way.
+    await logClosed;
     if (delivery === "delivered") {
       // The slot is free once the control plane has the outcome; forgetting the entry rides on the next
       // journal write (a crash before it only re-delivers an outcome the control plane already has).

@@ -74,7 +74,7 @@ export interface BaseJobContext {
   result: ResultContents;
   /** Outputs handlers collect during execute; merged with what `outputs()` returns and posted. */
   outputs: Record<string, unknown>;
-  /** A directory reserved for this job, when the runner has one. */
+  /** A directory reserved for this job, when the runner has one and the handler needs it (`needsWorkspace`). */
   workspaceDir?: string;
   /** Milliseconds a started process gets between SIGTERM and SIGKILL when the signal aborts. */
   killGraceMs: number;
@@ -90,6 +90,12 @@ export interface JobContext<Plan> extends BaseJobContext {
 export interface JobHandler<Plan = unknown> {
   /** Name used in logs and `error_metadata.handler`. */
   name: string;
+  /**
+   * Whether the job gets a workspace: a fresh, private (0700) directory in `ctx.workspaceDir`, made before
+   * `reset` and removed after `cleanup`. Default true. A handler that never reads `workspaceDir` sets false and
+   * its jobs get none (nothing is made or removed on disk for them, and `workspaceDir` is unset).
+   */
+  needsWorkspace?: boolean;
   /** Parses the raw plan (JSON-parsed, `null` when empty); throw a ZodError to name the bad field. */
   parsePlan(raw: unknown): Plan;
   /** Clears what a previous attempt left behind. */

@@ -2,9 +2,12 @@
  * The step pipeline: THE one place where what happened to a job becomes an execution status and a result.
  *
  * `reset → fetch → validate → initialize` run under status `initializing`, `execute → outputs` under
- * `in-progress`, `cleanup` under `cleaning-up` (PROTOCOL.md §1.10). A throwing step fails the job (cleanup
- * still runs after execute/outputs); an expired `execution_timeout` gives `timed-out`; a cancel by the
- * control plane gives `cancelled`; a drain or shutdown abort gives `failed`. `runJob` never throws.
+ * `in-progress`, `cleanup` under `cleaning-up` (PROTOCOL.md §1.10). The plan text is requested as soon as the
+ * handler is known, alongside the `initializing` PATCH (a read, so it may overlap the status; the fetch step
+ * waits for it); no step runs before that PATCH was answered and `beforeFirstStep` settled. A handler that
+ * declares `needsWorkspace: false` gets no workspace. A throwing step fails the job (cleanup still runs after
+ * execute/outputs); an expired `execution_timeout` gives `timed-out`; a cancel by the control plane gives
+ * `cancelled`; a drain or shutdown abort gives `failed`. `runJob` never throws.
  *
  * Non-terminal status PATCHes are best effort (the client retries; a failure is logged and the job goes on).
  * The terminal status and the result are returned as a JobOutcome; the agent delivers them (retrying until
@@ -79,8 +82,11 @@ export interface RunJobInput {
   cleanupTimeoutMs?: number;
   workspaceDir?: string;
   /** Creates the job's workspace at the start of `reset` (its failure fails the job at reset); removed after
-   * cleanup whatever happened. */
+   * cleanup whatever happened. Not called for a handler with `needsWorkspace: false`. */
   workspace?: () => Promise<{ dir: string; cleanup(): Promise<void> }>;
+  /** Awaited after the handler is found, while `initializing` is sent, before the workspace and the first step
+   * (the agent: the claim is durable in the journal). Must not reject. */
+  beforeFirstStep?: Promise<unknown>;
   /** Called after each status PATCH attempt (tests and metrics). */
   onStatus?: (status: ExecutionStatus) => void;
   /** Called as each step that runs starts and ends (`error`: what failed it, or the abort reason); telemetry
@@ -153,8 +159,8 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     outputs: {},
     killGraceMs: input.killGraceMs,
     runnerState: input.runnerState,
-    ...(input.workspaceDir !== undefined ? { workspaceDir: input.workspaceDir } : {}),
   };
+  if (input.workspaceDir !== undefined) base.workspaceDir = input.workspaceDir;
   let ctx: JobContext<unknown> | undefined;
 
   let graceful: Promise<void> = Promise.resolve();
@@ -225,9 +231,15 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
       throw new StepFailed("handler", err);
     }
     const h = handler;
-    await patch("initializing");
+    const initializing = patch("initializing");
+    // A GET with no side effect: it overlaps the status PATCH, and the fetch step awaits it.
+    const planText = client.getPlanText(job.id, { signal });
+    planText.catch(() => undefined); // a job that ends before fetch never reads it
+    await initializing;
     current = "reset";
-    const makeWorkspace = input.workspace;
+    if (input.beforeFirstStep !== undefined) await raceAbort(input.beforeFirstStep, signal, settleMs);
+    if (signal.aborted) throw signal.reason;
+    const makeWorkspace = h.needsWorkspace === false ? undefined : input.workspace;
     if (makeWorkspace !== undefined) {
       await step("reset", async () => {
         try {
@@ -241,7 +253,7 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     await step("reset", h.reset === undefined ? undefined : () => h.reset!(base));
     current = "fetch";
     await step("fetch", async () => {
-      const text = await client.getPlanText(job.id, { signal });
+      const text = await planText;
       const plan = h.parsePlan(parsePlanText(text));
       ctx = { ...base, plan };
       if (h.fetch !== undefined) await h.fetch(ctx);

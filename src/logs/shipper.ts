@@ -91,9 +91,12 @@ interface Shipment {
   wake: () => void;
   urgent: boolean;
   done: Promise<void>;
-  /** One request in flight per spool, so one reused encoding buffer. */
-  encoder: LogsEncoder;
 }
+
+/** Encoders kept for reuse between requests (each holds a buffer of at least 64 KiB). */
+const MAX_FREE_ENCODERS = 32;
+/** An encoder whose buffer grew past this (a big batch) is not kept. */
+const MAX_KEPT_ENCODER_BYTES = 256 * 1024;
 
 /** Creates a shipper. */
 export function createShipper(opts: ShipperOptions): Shipper {
@@ -101,8 +104,12 @@ export function createShipper(opts: ShipperOptions): Shipper {
   const log = opts.logger;
   const shipments = new Map<Spool, Shipment>();
   const stopping = new AbortController();
+  const sleepers = new Set<() => void>();
   const hardStop = new AbortController();
   const stats: ShipperStats = { requests: 0, failedRequests: 0, items: 0, bytes: 0 };
+  // One request in flight per spool, and its body is one encoder's buffer until it is acknowledged: encoders are
+  // taken for a request and given back after it, so a short job allocates none.
+  const freeEncoders: LogsEncoder[] = [];
 
   /** Resolves on the spool's next change, a wake-up, `timeoutMs`, or the stop. */
   function waitForChange(s: Shipment, timeoutMs: number): Promise<void> {
@@ -110,14 +117,14 @@ export function createShipper(opts: ShipperOptions): Shipper {
       const finish = () => {
         clearTimeout(timer);
         unsubscribe();
-        stopping.signal.removeEventListener("abort", finish);
+        sleepers.delete(finish);
         resolve();
       };
       // Unreferenced: a waiting shipper does not keep the process alive (what is unshipped stays spooled).
       const timer = setTimeout(finish, timeoutMs).unref();
       const unsubscribe = s.spool.onChange(finish);
       s.wake = finish;
-      stopping.signal.addEventListener("abort", finish, { once: true });
+      sleepers.add(finish); // woken by close() (a plain set: an abort listener per wait costs more)
     });
   }
 
@@ -197,8 +204,12 @@ export function createShipper(opts: ShipperOptions): Shipper {
         continue;
       }
       // The spool's frames are copied into the request as they are (frames.ts): nothing is parsed.
-      const body = s.encoder.encode(opts.resource, s.context, batch.parts);
-      if (!(await send(s, body, batch.items))) {
+      const encoder = freeEncoders.pop() ?? createLogsEncoder();
+      const body = encoder.encode(opts.resource, s.context, batch.parts);
+      const sent = await send(s, body, batch.items);
+      if (freeEncoders.length < MAX_FREE_ENCODERS && body.byteLength <= MAX_KEPT_ENCODER_BYTES)
+        freeEncoders.push(encoder);
+      if (!sent) {
         spool.rewind();
         return;
       }
@@ -216,7 +227,6 @@ export function createShipper(opts: ShipperOptions): Shipper {
         wake: () => {},
         urgent: false,
         done: Promise.resolve(),
-        encoder: createLogsEncoder(),
       };
       shipments.set(spool, s);
       s.done = run(s)
@@ -261,6 +271,7 @@ export function createShipper(opts: ShipperOptions): Shipper {
     async close() {
       if (stopping.signal.aborted) return;
       stopping.abort(new Error("the log shipper is closing"));
+      for (const wake of [...sleepers]) wake();
       const all = Promise.all([...shipments.values()].map((s) => s.done));
       const grace = setTimeout(() => hardStop.abort(new Error("the log shipper closed")), o.closeGraceMs);
       await all;

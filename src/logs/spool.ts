@@ -1,11 +1,20 @@
 /**
- * The durable log spool of one execution: `<stateDir>/spool/<executionId>/` holds `meta.json` (the execution),
- * segment files `<firstSeq>.seg` of record frames (frames.ts: each record already encoded as the OTLP LogRecord
- * it is shipped as; append-only, rolled every `segmentBytes`, the n-th frame of a segment is sequence number
- * firstSeq + n), `<fromSeq>.gap` files describing dropped ranges, `ack` (the last acknowledged sequence number,
- * one fixed-width line) and `sealed` once no more records come. Appends are encoded into one in-memory buffer
- * for at most `writeDelayMs` (or until `maxPendingBytes`), then written synchronously, so memory stays bounded
- * whatever a job writes; the reader streams frames from disk after the ack (no parsing: the shipper copies them
+ * The durable log spool of one execution: `<stateDir>/spool/<executionId>/` holds segment files
+ * `<firstSeq>.seg` of record frames (frames.ts: each record already encoded as the OTLP LogRecord it is shipped
+ * as; append-only, rolled every `segmentBytes`, the n-th record frame of a segment is sequence number
+ * firstSeq + n) and `<fromSeq>.gap` files describing dropped ranges. Each segment starts with a header frame
+ * (spool-header.ts) holding the execution (the spool's meta) and the last acknowledged sequence number, rewritten
+ * in place; so a job's spool is one directory and one file, and costs a handful of system calls: nothing until
+ * the first record is written (a job that logs nothing leaves nothing on disk), then mkdir and open (or, with a
+ * pool, the rename of a done spool's directory: spool-pool.ts), the writes, one pwrite per acknowledged batch, and
+ * at the end a truncate and rename back to the pool (or an unlink and rmdir off the main thread). Being sealed
+ * is not persisted: a spool found on disk is sealed (no process writes to it any more). An `ack` file holds the
+ * ack only when no segment can (its segment was deleted while drop markers remain), and `meta.json` only in spools
+ * an older runner wrote; both are read back.
+ *
+ * Appends are encoded into one in-memory buffer for at most `writeDelayMs` (or until `maxPendingBytes`), then
+ * written synchronously, so memory stays bounded whatever a job writes and a record is on disk before the
+ * shipper can hand it out; the reader streams frames from disk after the ack (no parsing: the shipper copies them
  * into the request) and never loads a file whole; acknowledged segments are deleted. NDJSON `.log` segments a
  * previous version left are converted when the spool is opened (spool-legacy.ts).
  *
@@ -18,6 +27,8 @@
 import {
   closeSync,
   constants,
+  existsSync,
+  fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -26,12 +37,14 @@ import {
   readSync,
   renameSync,
   rm,
+  rmdir,
   rmSync,
-  statSync,
   truncateSync,
+  unlink,
   unlinkSync,
   writeFileSync,
   writeSync,
+  writevSync,
 } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
@@ -51,7 +64,17 @@ import type {
   SpoolRecord,
   StreamContext,
 } from "./otlp-records.ts";
+import {
+  ACK_BYTES,
+  ACK_OFFSET,
+  decodeAck,
+  encodeAck,
+  encodeSegmentHeader,
+  HEADER_READ_BYTES,
+  parseSegmentHeader,
+} from "./spool-header.ts";
 import { migrateLegacySegments } from "./spool-legacy.ts";
+import type { SpoolDirPool } from "./spool-pool.ts";
 
 /** Defaults of the spool. */
 export const SPOOL_DEFAULTS = {
@@ -66,7 +89,7 @@ export const SPOOL_DEFAULTS = {
   minSegmentBytes: 4096,
 } as const;
 
-/** What the spool remembers about its execution (`meta.json`). */
+/** What the spool remembers about its execution (in every segment's header). */
 export const SpoolMeta = z.object({
   jobId: z.string(),
   jobType: z.string(),
@@ -98,6 +121,9 @@ export interface SpoolOptions {
   maxPendingBytes?: number;
   /** Called when a write fails (the records are then dropped into a gap). */
   onError?: (err: unknown) => void;
+  /** Where a done spool's directory goes for reuse, and where a new spool takes one (spool-pool.ts); default
+   * none: directories are made and deleted. */
+  pool?: SpoolDirPool;
 }
 
 /** Counters of one spool. */
@@ -134,11 +160,24 @@ export interface FrameBatch {
   bytes: number;
 }
 
-type Segment = { kind: "segment"; firstSeq: number; lastSeq: number; bytes: number; path: string };
+/**
+ * A segment: `bytes` of record frames after a header of `base` bytes (0 when it has none). `created`: its file
+ * was made (segments are created on their first write).
+ */
+type Segment = {
+  kind: "segment";
+  firstSeq: number;
+  lastSeq: number;
+  bytes: number;
+  base: number;
+  created: boolean;
+  path: string;
+};
 type Gap = SpoolGap & { kind: "gap"; path: string };
 type Entry = Segment | Gap;
 
 const READ_CHUNK_BYTES = 64 * 1024;
+const SPOOL_FILE = /^(\d{12})\.(seg|gap|log)$/;
 
 /** `<stateDir>/spool`, the parent of every execution's spool. */
 export function spoolRoot(stateDir: string): string {
@@ -161,6 +200,61 @@ function writeAtomic(path: string, data: string): void {
   renameSync(tmp, path);
 }
 
+/** Writes `chunks` whole at `position` (one writev; a short write, which only an error causes, is completed). */
+function writeAllAt(fd: number, chunks: Buffer[], position: number): void {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const written = writevSync(fd, chunks, position);
+  if (written >= total) return;
+  const rest = Buffer.concat(chunks).subarray(written);
+  for (let done = 0; done < rest.length; )
+    done += writeSync(fd, rest, done, rest.length - done, position + written + done);
+}
+
+/** The first bytes of a segment file and its size. */
+function readSegmentStart(path: string): { start: Buffer; size: number } {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const start = Buffer.allocUnsafe(Math.min(size, HEADER_READ_BYTES));
+    const n = start.length === 0 ? 0 : readSync(fd, start, 0, start.length, 0);
+    return { start: start.subarray(0, n), size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Deletes `paths`, then the directory, off the main thread; what else is in it goes with `rm -r`. */
+function removeInBackground(
+  dir: string,
+  paths: string[],
+  onError: ((err: unknown) => void) | undefined,
+): void {
+  const removeDir = () =>
+    rmdir(dir, (err) => {
+      if (err === null || err.code === "ENOENT") return;
+      rm(dir, { recursive: true, force: true }, (e) => e && onError?.(e));
+    });
+  let left = paths.length;
+  if (left === 0) {
+    removeDir();
+    return;
+  }
+  for (const path of paths) {
+    unlink(path, (err) => {
+      if (err !== null && err.code !== "ENOENT") onError?.(err);
+      if (--left === 0) removeDir();
+    });
+  }
+}
+
+/** An error saying `dir` holds no spool (code ENOENT, as a missing file would). */
+function noSpool(dir: string): Error {
+  return Object.assign(new Error(`no log spool in ${dir}: no segment header and no meta.json`), {
+    code: "ENOENT",
+  });
+}
+
 /** The on-disk spool of one execution; see the module comment. Not safe to share between processes. */
 export class Spool {
   /** The spool directory. */
@@ -171,19 +265,32 @@ export class Spool {
   readonly #writeDelayMs: number;
   readonly #maxPendingBytes: number;
   readonly #onError: ((err: unknown) => void) | undefined;
+  readonly #pool: SpoolDirPool | undefined;
+  /** Only ever one segment and nothing else (no roll, gap or `ack` file): the directory can be reused. */
+  #simple = true;
   readonly #entries: Entry[] = [];
   readonly #listeners = new Set<() => void>();
   #active: Segment | undefined;
+  /** Write descriptor of the active segment (opened on its first write). */
   #fd: number | undefined;
   #readFd: { fd: number; firstSeq: number } | undefined;
+  /** The segment whose header holds the ack (the newest one made), and a read-write descriptor on it (which
+   * also reads it: a short job's spool opens one file once). */
+  #ackSeg: Segment | undefined;
   #ackFd: number | undefined;
-  /** Frames appended and not written yet. */
-  readonly #pending = new FrameWriter();
+  /** The `ack` file, used while no segment header can hold the ack. */
+  #ackFileFd: number | undefined;
+  #ackFileUsed = false;
+  /** The directory exists (made on the first write, or found on disk). */
+  #dirMade = false;
+  /** Frames appended and not written yet (starts small: most jobs write a few lines; it doubles as needed). */
+  readonly #pending = new FrameWriter(1024);
   #pendingCount = 0;
   /** Reused by every read: a batch's frames are read into it back to back. */
   #readBuf = Buffer.alloc(0);
   #readFill = 0;
   #timer: NodeJS.Timeout | undefined;
+  readonly #flushNow = () => this.flushWrites();
   #lastSeq = 0;
   #ackedSeq = 0;
   #sealed = false;
@@ -205,28 +312,89 @@ export class Spool {
     this.#writeDelayMs = opts.writeDelayMs ?? SPOOL_DEFAULTS.writeDelayMs;
     this.#maxPendingBytes = opts.maxPendingBytes ?? SPOOL_DEFAULTS.maxPendingBytes;
     this.#onError = opts.onError;
+    this.#pool = opts.pool;
   }
 
-  /** Creates a new, empty spool for an execution (throws when `dir` already holds one). */
+  /**
+   * Creates a new, empty spool for an execution (throws when `dir` already holds one). Nothing is made on disk
+   * until the first record is written.
+   */
   static create(dir: string, context: StreamContext & { ship: boolean }, opts: SpoolOptions = {}): Spool {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (readdirSync(dir).includes("meta.json")) throw new Error(`a log spool already exists in ${dir}`);
-    const meta: SpoolMeta = SpoolMeta.parse({ ...context, createdAtMs: Date.now() });
-    writeAtomic(join(dir, "meta.json"), JSON.stringify(meta));
+    if (existsSync(dir) && readdirSync(dir).some((n) => SPOOL_FILE.test(n) || n === "meta.json")) {
+      throw new Error(`a log spool already exists in ${dir}`);
+    }
+    const meta: SpoolMeta = {
+      jobId: context.jobId,
+      jobType: context.jobType,
+      logStreamId: context.logStreamId,
+      executionId: context.executionId,
+      ship: context.ship,
+      createdAtMs: Date.now(),
+    };
     const spool = new Spool(dir, meta, opts);
     spool.#roll(1);
     return spool;
   }
 
   /**
-   * Opens a spool a previous process left behind (after a crash or restart), sealed: a torn last line is cut
-   * off, acknowledged segments are deleted, and reading starts after the ack.
+   * Opens a spool a previous process left behind (after a crash or restart), sealed: a torn last frame is cut
+   * off, acknowledged segments are deleted, and reading starts after the ack. Throws (code ENOENT) when the
+   * directory holds no spool (made, then killed before its first record was written).
    */
   static open(dir: string, opts: SpoolOptions = {}): Spool {
-    const meta = SpoolMeta.parse(JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")));
-    const spool = new Spool(dir, meta, opts);
+    migrateLegacySegments(dir, opts.onError);
+    const names = readdirSync(dir);
+    const entries: Entry[] = [];
+    let ackedSeq = 0;
+    let meta: unknown;
+    let ackSeg: Segment | undefined;
+    if (names.includes("meta.json")) meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8"));
+    if (names.includes("ack")) {
+      try {
+        ackedSeq = decodeAck(readFileSync(join(dir, "ack"), "latin1"));
+      } catch {
+        // unreadable: ship everything again rather than lose any
+      }
+    }
+    for (const name of names) {
+      const match = SPOOL_FILE.exec(name);
+      if (match === null || match[2] === "log") continue;
+      const path = join(dir, name);
+      if (match[2] === "gap") {
+        try {
+          const gap = GapFile.parse(JSON.parse(readFileSync(path, "utf8")));
+          entries.push({ kind: "gap", ...gap, path });
+        } catch (err) {
+          opts.onError?.(err);
+        }
+        continue;
+      }
+      const firstSeq = Number(match[1]);
+      const { start, size } = readSegmentStart(path);
+      const header = parseSegmentHeader(start);
+      // A header cut short (a crash as the file was made): nothing in the file can be read.
+      const base = header.kind === "header" ? header.bytes : header.kind === "damaged" ? size : 0;
+      const seg: Segment = {
+        kind: "segment",
+        firstSeq,
+        lastSeq: firstSeq - 1,
+        bytes: size - base,
+        base,
+        created: true,
+        path,
+      };
+      entries.push(seg);
+      if (header.kind !== "header") continue;
+      ackedSeq = Math.max(ackedSeq, header.ackSeq);
+      meta ??= header.meta;
+      if (ackSeg === undefined || firstSeq > ackSeg.firstSeq) ackSeg = seg;
+    }
+    if (meta === undefined) throw noSpool(dir);
+    const spool = new Spool(dir, SpoolMeta.parse(meta), opts);
     spool.#fromDisk = true;
-    spool.#recover();
+    spool.#dirMade = true;
+    spool.#ackSeg = ackSeg;
+    spool.#recover(entries, ackedSeq);
     return spool;
   }
 
@@ -292,7 +460,7 @@ export class Spool {
     this.#stats.bytes += this.#pending.record(seq, timeMs, level, step, stream, msg, fields);
     this.#pendingCount++;
     if (this.#pending.length >= this.#maxPendingBytes) this.flushWrites();
-    else this.#timer ??= setTimeout(() => this.flushWrites(), this.#writeDelayMs);
+    else this.#timer ??= setTimeout(this.#flushNow, this.#writeDelayMs);
     return seq;
   }
 
@@ -383,31 +551,32 @@ export class Spool {
     this.#cursor = { nextSeq: this.#ackedSeq + 1, segmentFirstSeq: -1, offset: 0 };
   }
 
-  /** Records that everything up to `seq` was delivered: persists the ack and deletes what it covers. */
+  /**
+   * Records that everything up to `seq` was delivered: persists the ack and deletes what it covers (once the
+   * spool is done, `remove()` deletes the rest at once).
+   */
   ack(seq: number): void {
     if (seq <= this.#ackedSeq || this.#removed) return;
     this.#ackedSeq = seq;
     this.#writeAck(seq);
-    while (this.#entries.length > 0) {
-      const e = this.#entries[0]!;
-      const covered = e.kind === "gap" ? e.toSeq <= seq : e.lastSeq <= seq && e !== this.#active;
-      if (!covered) break;
-      this.#entries.shift();
-      if (e.kind === "segment") this.#stats.onDiskBytes -= e.bytes;
-      this.#unlink(e.path);
-    }
+    if (!this.done) this.#dropCovered();
     this.#notify();
   }
 
-  /** Writes what waits, closes the file and marks the spool complete. Idempotent. */
+  /** Writes what waits and marks the spool complete (nothing is written for it on disk). Idempotent. */
   seal(): void {
     if (this.#sealed) return;
     this.flushWrites();
     this.#sealed = true;
     this.#active = undefined;
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    // The descriptor stays open while its segment's header holds the ack and a shipper will acknowledge what
+    // is left (remove() closes it); otherwise it is closed now.
+    const keepForAck = this.meta.ship && this.#ackedSeq < this.#lastSeq;
+    if (this.#fd !== undefined && (this.#fd !== this.#ackFd || !keepForAck)) {
+      if (this.#fd === this.#ackFd) this.#ackFd = undefined;
+      closeSync(this.#fd);
+    }
     this.#fd = undefined;
-    if (!this.#removed) writeAtomic(join(this.dir, "sealed"), "");
     this.#notify();
   }
 
@@ -418,30 +587,85 @@ export class Spool {
     this.#sealed = true;
     this.#removed = true;
     this.#active = undefined;
+    const paths = this.#entries.filter((e) => e.kind === "gap" || e.created).map((e) => e.path);
+    if (this.#ackFileUsed) paths.push(join(this.dir, "ack"));
+    const recycled = !this.#fromDisk && this.#dirMade && this.#emptyForReuse();
     this.#entries.length = 0;
     this.#pending.reset();
     this.#pendingCount = 0;
-    for (const fd of [this.#fd, this.#readFd?.fd, this.#ackFd]) if (fd !== undefined) closeSync(fd);
-    this.#fd = undefined;
-    this.#readFd = undefined;
-    this.#ackFd = undefined;
-    // A spool this process wrote is deleted in the background, off the job path (a crash before the end leaves
-    // a done spool that the next start removes); one found at startup is deleted at once.
+    this.#closeAll();
+    // A spool this process wrote goes to the pool for reuse, or is deleted in the background, off the job path
+    // (a crash before the end leaves a done spool that the next start removes); one found at startup is
+    // deleted at once.
     if (this.#fromDisk) rmSync(this.dir, { recursive: true, force: true });
-    else rm(this.dir, { recursive: true, force: true }, (err) => err && this.#onError?.(err));
+    else if (this.#dirMade && !(recycled && this.#pool!.put(this.dir)))
+      removeInBackground(this.dir, paths, this.#onError);
     this.#notify();
   }
 
+  /** Empties the only segment of a simple spool so its directory can go to the pool; false when it cannot. */
+  #emptyForReuse(): boolean {
+    const only = this.#entries[0];
+    if (this.#pool === undefined || !this.#simple || this.#entries.length !== 1) return false;
+    if (only === undefined || only.kind !== "segment" || only.firstSeq !== 1 || !only.created) return false;
+    try {
+      const fd = this.#ackFd ?? this.#fd;
+      if (fd !== undefined) ftruncateSync(fd, 0);
+      else truncateSync(only.path, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #closeAll(): void {
+    const fds = new Set([this.#fd, this.#ackFd, this.#readFd?.fd, this.#ackFileFd]);
+    for (const fd of fds) {
+      if (fd === undefined) continue;
+      try {
+        closeSync(fd);
+      } catch (err) {
+        this.#onError?.(err);
+      }
+    }
+    this.#fd = undefined;
+    this.#ackFd = undefined;
+    this.#readFd = undefined;
+    this.#ackFileFd = undefined;
+  }
+
   /**
-   * Rewrites `ack` in place: one fixed-width pwrite (20 digits and a newline) at offset 0, which a crash
-   * cannot tear (a rename per batch costs milliseconds on ext4). Unreadable means "resend": never a loss.
+   * Persists the ack: one fixed-width pwrite (20 digits and a newline) into the header of the newest segment, or
+   * at offset 0 of `ack` when no segment can hold it. A crash cannot tear it (a rename per batch costs
+   * milliseconds on ext4). Unreadable means "resend": never a loss.
    */
   #writeAck(seq: number): void {
     try {
-      this.#ackFd ??= openSync(join(this.dir, "ack"), constants.O_WRONLY | constants.O_CREAT, 0o600);
-      writeSync(this.#ackFd, `${String(seq).padStart(20, "0")}\n`, 0);
+      const seg = this.#ackSeg;
+      if (seg !== undefined) {
+        this.#ackFd ??= openSync(seg.path, constants.O_RDWR);
+        writeSync(this.#ackFd, encodeAck(seq), 0, ACK_BYTES, ACK_OFFSET);
+        return;
+      }
+      this.#ackFileUsed = true;
+      this.#simple = false;
+      this.#ackFileFd ??= openSync(join(this.dir, "ack"), constants.O_WRONLY | constants.O_CREAT, 0o600);
+      writeSync(this.#ackFileFd, encodeAck(seq), 0, ACK_BYTES, 0);
     } catch (err) {
       this.#onError?.(err);
+    }
+  }
+
+  /** Deletes the entries the ack covers (never the active segment). */
+  #dropCovered(): void {
+    const seq = this.#ackedSeq;
+    while (this.#entries.length > 0) {
+      const e = this.#entries[0]!;
+      const covered = e.kind === "gap" ? e.toSeq <= seq : e.lastSeq <= seq && e !== this.#active;
+      if (!covered) break;
+      this.#entries.shift();
+      if (e.kind === "segment") this.#stats.onDiskBytes -= e.bytes;
+      this.#unlink(e);
     }
   }
 
@@ -455,30 +679,48 @@ export class Spool {
     }
   }
 
-  #unlink(path: string): void {
-    if (this.#readFd !== undefined && path.endsWith(`${pad(this.#readFd.firstSeq)}.seg`)) {
-      closeSync(this.#readFd.fd);
-      this.#readFd = undefined;
+  /** Deletes an entry's file (already taken out of the entries). */
+  #unlink(entry: Entry): void {
+    if (entry.kind === "segment") {
+      if (this.#readFd !== undefined && this.#readFd.firstSeq === entry.firstSeq) {
+        closeSync(this.#readFd.fd);
+        this.#readFd = undefined;
+      }
+      if (entry === this.#ackSeg) {
+        // Its header holds the ack: the ack moves to the `ack` file first, while other entries remain.
+        if (this.#ackFd !== undefined && this.#ackFd !== this.#fd) closeSync(this.#ackFd);
+        this.#ackFd = undefined;
+        this.#ackSeg = undefined;
+        if (this.#entries.length > 0 && this.#ackedSeq > 0) this.#writeAck(this.#ackedSeq);
+      }
+      if (!entry.created) return;
     }
     try {
-      unlinkSync(path);
+      unlinkSync(entry.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.#onError?.(err);
     }
   }
 
-  /** Starts a new active segment whose first record is `firstSeq`. */
+  /** Starts a new active segment whose first record is `firstSeq`; its file is made on its first write. */
   #roll(firstSeq: number): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    if (this.#fd !== undefined) {
+      if (this.#fd === this.#ackFd) this.#ackFd = undefined; // the next ack reopens it if need be
+      closeSync(this.#fd);
+    }
     this.#fd = undefined;
     this.#needRoll = false;
+    if (firstSeq > 1) this.#simple = false;
     const path = join(this.dir, `${pad(firstSeq)}.seg`);
-    try {
-      this.#fd = openSync(path, "a", 0o600);
-    } catch (err) {
-      this.#onError?.(err); // the write into it fails too, and its records become a gap
-    }
-    this.#active = { kind: "segment", firstSeq, lastSeq: firstSeq - 1, bytes: 0, path };
+    this.#active = {
+      kind: "segment",
+      firstSeq,
+      lastSeq: firstSeq - 1,
+      bytes: 0,
+      base: 0,
+      created: false,
+      path,
+    };
     this.#entries.push(this.#active);
   }
 
@@ -488,16 +730,20 @@ export class Spool {
     const active = this.#active!;
     const bytes = to - from;
     try {
-      const fd = this.#fd;
-      if (fd === undefined) throw new Error(`the log spool segment ${active.path} is not open`);
-      for (let done = 0; done < bytes; ) done += writeSync(fd, buf, from + done, bytes - done);
+      if (!active.created) this.#createActive(active, buf.subarray(from, to));
+      else {
+        const fd = this.#fd;
+        if (fd === undefined) throw new Error(`the log spool segment ${active.path} is not open`);
+        for (let done = 0; done < bytes; )
+          done += writeSync(fd, buf, from + done, bytes - done, active.base + active.bytes + done);
+      }
       active.bytes += bytes;
       active.lastSeq = firstSeq + count - 1;
       this.#stats.onDiskBytes += bytes;
     } catch (err) {
       this.#onError?.(err);
       try {
-        if (this.#fd !== undefined) ftruncateSync(this.#fd, active.bytes);
+        if (this.#fd !== undefined) ftruncateSync(this.#fd, active.base + active.bytes);
       } catch {
         // the next segment starts clean either way
       }
@@ -509,8 +755,34 @@ export class Spool {
     }
   }
 
+  /**
+   * Makes the active segment's file (and the directory, the first time, or takes a free one from the pool with
+   * its empty first segment): writes its header and first frames at once.
+   */
+  #createActive(active: Segment, frames: Buffer): void {
+    active.created = true;
+    if (!this.#dirMade && active.firstSeq === 1 && this.#pool?.take(this.dir) === true) {
+      this.#dirMade = true;
+      this.#fd = openSync(active.path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    } else {
+      if (!this.#dirMade) {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        this.#dirMade = true;
+      }
+      this.#fd = openSync(active.path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    }
+    const header = encodeSegmentHeader(this.meta, this.#ackedSeq);
+    writeAllAt(this.#fd, [header, frames], 0);
+    active.base = header.length;
+    // From now on acks are rewritten in this segment's header.
+    if (this.#ackFd !== undefined && this.#ackFd !== this.#fd) closeSync(this.#ackFd);
+    this.#ackSeg = active;
+    this.#ackFd = this.#fd;
+  }
+
   /** Evicts ring segments into the gap until the unacknowledged bytes fit the cap again. */
   #evictOverCap(): void {
+    if (this.#stats.onDiskBytes <= this.#maxBytes) return;
     const changed = new Set<Gap>();
     while (this.#stats.onDiskBytes > this.#maxBytes) {
       const index = this.#evictionCandidate();
@@ -518,7 +790,7 @@ export class Spool {
       const seg = this.#entries[index] as Segment;
       this.#entries.splice(index, 1);
       this.#stats.onDiskBytes -= seg.bytes;
-      this.#unlink(seg.path);
+      this.#unlink(seg);
       const records = seg.lastSeq - seg.firstSeq + 1;
       const time = Date.now();
       changed.add(
@@ -549,6 +821,7 @@ export class Spool {
 
   /** Records a dropped range, merged into an adjacent gap the reader has not reached yet; not persisted. */
   #insertGap(gap: SpoolGap, atEnd = false): Gap {
+    this.#simple = false;
     this.#stats.droppedRecords += gap.records;
     this.#stats.droppedBytes += gap.bytes;
     let index = atEnd ? -1 : this.#entries.findIndex((e) => entryStart(e) > gap.fromSeq);
@@ -567,6 +840,10 @@ export class Spool {
 
   #persistGap(gap: Gap): void {
     try {
+      if (!this.#dirMade) {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        this.#dirMade = true;
+      }
       const { kind: _, path: __, ...data } = gap;
       writeAtomic(gap.path, JSON.stringify(data));
     } catch (err) {
@@ -590,13 +867,14 @@ export class Spool {
     let size = Math.min(available, Math.max(maxBytes - batch.bytes, READ_CHUNK_BYTES));
     for (;;) {
       if (this.#readBuf.length - this.#readFill < size) {
-        // Earlier parts of this batch keep the old buffer; this read starts a new one.
-        this.#readBuf = Buffer.allocUnsafe(Math.max(size, 2 * this.#readBuf.length, 256 * 1024));
+        // Earlier parts of this batch keep the old buffer; this read starts a new one (sized to the read, at least
+        // twice the last: a short job's spool reads a few hundred bytes, a noisy one soon reads whole batches).
+        this.#readBuf = Buffer.allocUnsafe(Math.max(size, 2 * this.#readBuf.length));
         this.#readFill = 0;
       }
       const buf = this.#readBuf;
       const start = this.#readFill;
-      const n = readSync(fd, buf, start, size, offset);
+      const n = readSync(fd, buf, start, size, seg.base + offset);
       const walked = walkFrames(
         buf,
         start,
@@ -632,8 +910,9 @@ export class Spool {
     }
   }
 
-  /** The read descriptor of a segment (one open at a time). */
+  /** The read descriptor of a segment (the ack holder's own; else one open at a time). */
   #readFdOf(seg: Segment): number {
+    if (seg === this.#ackSeg && this.#ackFd !== undefined) return this.#ackFd;
     if (this.#readFd?.firstSeq !== seg.firstSeq) {
       if (this.#readFd !== undefined) closeSync(this.#readFd.fd);
       this.#readFd = { fd: openSync(seg.path, "r"), firstSeq: seg.firstSeq };
@@ -649,7 +928,7 @@ export class Spool {
       const fd = this.#readFdOf(seg);
       const buf = Buffer.allocUnsafe(Math.min(seg.bytes, 1024 ** 2));
       while (skip > 0 && offset < seg.bytes) {
-        const n = readSync(fd, buf, 0, Math.min(buf.length, seg.bytes - offset), offset);
+        const n = readSync(fd, buf, 0, Math.min(buf.length, seg.bytes - offset), seg.base + offset);
         const walked = walkFrames(buf, 0, n, skip);
         if (walked.count === 0) {
           offset = seg.bytes; // damaged: nothing more can be read from this segment
@@ -662,39 +941,14 @@ export class Spool {
     this.#cursor = { nextSeq: this.#cursor.nextSeq, segmentFirstSeq: seg.firstSeq, offset };
   }
 
-  /** Rebuilds the entries of a spool left on disk; cuts a torn last line; seals it. */
-  #recover(): void {
-    migrateLegacySegments(this.dir, this.#onError);
-    const names = readdirSync(this.dir);
-    try {
-      const text = readFileSync(join(this.dir, "ack"), "utf8").trim();
-      this.#ackedSeq = /^\d{1,20}$/.test(text) ? Number(text) : 0;
-    } catch {
-      this.#ackedSeq = 0; // no ack (or unreadable): ship everything again rather than lose any
-    }
-    for (const name of names) {
-      const match = /^(\d{12})\.(seg|gap)$/.exec(name);
-      if (match === null) continue;
-      const path = join(this.dir, name);
-      if (match[2] === "gap") {
-        try {
-          const gap = GapFile.parse(JSON.parse(readFileSync(path, "utf8")));
-          this.#entries.push({ kind: "gap", ...gap, path });
-          this.#stats.droppedRecords += gap.records;
-          this.#stats.droppedBytes += gap.bytes;
-        } catch (err) {
-          this.#onError?.(err);
-        }
-        continue;
+  /** Rebuilds the entries of a spool left on disk; cuts a torn last frame; seals it. */
+  #recover(entries: Entry[], ackedSeq: number): void {
+    for (const e of entries) {
+      this.#entries.push(e);
+      if (e.kind === "gap") {
+        this.#stats.droppedRecords += e.records;
+        this.#stats.droppedBytes += e.bytes;
       }
-      const firstSeq = Number(match[1]);
-      this.#entries.push({
-        kind: "segment",
-        firstSeq,
-        lastSeq: firstSeq - 1,
-        bytes: statSync(path).size,
-        path,
-      });
     }
     const start = entryStart;
     // On a tie (an empty segment where a failed write began) the segment goes first.
@@ -709,23 +963,21 @@ export class Spool {
     }
     const last = this.#entries.at(-1);
     this.#lastSeq = Math.max(
-      this.#ackedSeq,
+      ackedSeq,
       last === undefined ? 0 : last.kind === "gap" ? last.toSeq : last.lastSeq,
     );
     this.#sealed = true;
-    writeAtomic(join(this.dir, "sealed"), "");
-    const ack = this.#ackedSeq;
-    this.#ackedSeq = 0;
-    this.ack(ack);
+    this.#ackedSeq = ackedSeq;
+    if (!this.done) this.#dropCovered();
     this.rewind();
   }
 
   /** Counts the complete frames of the last segment and cuts off a torn frame after them. */
   #recoverLastSegment(seg: Segment): void {
     const data = readFileSync(seg.path);
-    const walked = walkFrames(data, 0, data.length);
+    const walked = walkFrames(data, Math.min(seg.base, data.length), data.length);
     if (walked.end < data.length) truncateSync(seg.path, walked.end);
-    seg.bytes = walked.end;
+    seg.bytes = Math.max(0, walked.end - seg.base);
     seg.lastSeq = seg.firstSeq + walked.count - 1;
   }
 }

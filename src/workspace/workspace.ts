@@ -40,8 +40,14 @@ export async function createWorkspace(options: CreateWorkspaceOptions): Promise<
   const name = `${plainName(options.jobId, "jobId")}-${plainName(options.executionId, "executionId")}`;
   await mkdir(root, { recursive: true, mode: WORKSPACE_MODE });
   const dir = resolveInside(root, name);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { mode: WORKSPACE_MODE });
+  try {
+    await mkdir(dir, { mode: WORKSPACE_MODE });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    // Left by a crash: replaced by an empty one (looked for only then, not before every job).
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { mode: WORKSPACE_MODE });
+  }
   // mkdir's mode is filtered by the umask; set it exactly.
   await chmod(dir, WORKSPACE_MODE);
 

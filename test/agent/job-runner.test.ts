@@ -3,6 +3,7 @@
  * before the claim is durable, the terminal outcome is durable before the control plane hears it, and the
  * slot is free once the outcome is delivered (forgetting the job in the journal follows on its own).
  */
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,11 +16,19 @@ import { createAgentMetrics } from "../../src/agent/metrics.ts";
 import { createWorkerPool } from "../../src/agent/worker-pool.ts";
 import type { Job } from "../../src/control-plane/schemas.ts";
 import type { JobHandler, RunnerState } from "../../src/jobs/handler.ts";
-import { createFakeClient } from "./support/fake-client.ts";
+import { openJobLog } from "../../src/logs/job-log.ts";
+import { runnerResource } from "../../src/logs/otlp-records.ts";
+import { createRedactor } from "../../src/logs/redact.ts";
+import { createShipper, type Shipper } from "../../src/logs/shipper.ts";
+import { spoolRoot } from "../../src/logs/spool.ts";
+import { decodeLogsRequest } from "../../src/otlp/logs-proto.ts";
+import { cpError, createFakeClient } from "./support/fake-client.ts";
 import { silentLog } from "./support/silent-log.ts";
 
 const dirs: string[] = [];
+const shippers: Shipper[] = [];
 afterEach(async () => {
+  await Promise.all(shippers.splice(0).map((s) => s.close()));
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -149,5 +158,152 @@ describe("job runner", () => {
     hold.open();
     await runner.idle();
     expect(events.at(-1)).toBe("forgotten");
+  });
+});
+
+/**
+ * A runner with a real journal, a real job log (spool and shipper) and a fake control plane whose log stream
+ * fails until `logsBackAt` (performance.now() ms); `events` records what the control plane heard, in order.
+ */
+async function setupWithLogs(opts: {
+  handler: JobHandler<unknown>;
+  flushTimeoutMs: number;
+  logsBackAt: number;
+}) {
+  const dir = await mkdtemp(join(tmpdir(), "runner-job-runner-logs-"));
+  dirs.push(dir);
+  const stateDir = join(dir, "state");
+  const events: string[] = [];
+  const journal = createJournal({ dir: stateDir });
+  await journal.open();
+  const shipped: number[] = [];
+  const { client } = createFakeClient({
+    createResult: () => {
+      events.push("result posted");
+    },
+    updateExecutionStatus: (_job: string, _exec: string, status: string) => {
+      events.push(`status ${status}`);
+    },
+    writeLogs: (_stream: string, body: Uint8Array) => {
+      if (performance.now() < opts.logsBackAt) throw cpError("NETWORK", "writeLogs");
+      for (const rl of decodeLogsRequest(body).resourceLogs)
+        for (const sl of rl.scopeLogs)
+          for (const r of sl.logRecords) {
+            const seq = r.attributes?.find((a) => a.key === "runner.log.seq")?.value;
+            if (seq !== undefined && "intValue" in seq) shipped.push(Number(seq.intValue));
+          }
+      events.push("logs delivered");
+    },
+  });
+  const shipper = createShipper({
+    client,
+    resource: runnerResource({ runnerId: "runner-1", version: "t" }),
+    logger: silentLog(),
+    retryBaseMs: 20,
+    retryMaxMs: 40,
+  });
+  shippers.push(shipper);
+  const runner = createJobRunner({
+    client,
+    log: silentLog(),
+    journal: heldJournal(journal, events, {}),
+    cancelWatch: createCancelWatch({ client, log: silentLog() }),
+    registry: { find: (type) => (type === "probe" ? () => opts.handler : undefined), types: () => ["probe"] },
+    metrics: createAgentMetrics(),
+    runnerState,
+    killGraceMs: 100,
+    stopSignal: new AbortController().signal,
+    workspaceRoot: join(dir, "workspaces"),
+    openJobLog: (job, execution, stepName, echo) =>
+      openJobLog({
+        stateDir,
+        job,
+        execution,
+        stepName,
+        redactor: createRedactor(),
+        logger: silentLog(),
+        echo,
+        shipper,
+        flushTimeoutMs: opts.flushTimeoutMs,
+      }),
+  });
+  const pool = createWorkerPool(1);
+  const claimed: ClaimedJob = {
+    job: { id: "job-1", type: "probe", log_stream_id: "ls-1" } as Job,
+    execution: { id: "exec-1", status: "pending" },
+    slot: await pool.reserve(),
+    receivedAtMs: performance.now(),
+    claimedAtMs: performance.now(),
+  };
+  return { runner, events, journal, claimed, shipped, stateDir, dir };
+}
+
+/** A handler that writes `lines` lines of output and needs no workspace. */
+function chattyHandler(lines: number): JobHandler<unknown> {
+  return {
+    name: "probe",
+    needsWorkspace: false,
+    parsePlan: (raw) => raw,
+    async execute(ctx) {
+      for (let i = 1; i <= lines; i++) ctx.log.line(`line ${i}`, "stdout");
+    },
+  };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe("job runner: workspace and job log", () => {
+  it("makes no workspace directory for a handler that declares it needs none", async () => {
+    let seenDir: string | undefined = "unset";
+    const handler: JobHandler<unknown> = {
+      name: "probe",
+      needsWorkspace: false,
+      parsePlan: (raw) => raw,
+      async execute(ctx) {
+        seenDir = ctx.workspaceDir;
+      },
+    };
+    const s = await setupWithLogs({ handler, flushTimeoutMs: 2_000, logsBackAt: 0 });
+    s.runner.start(s.claimed, "operations");
+    await s.runner.idle();
+    expect(s.events).toContain("status finished");
+    expect(seenDir).toBeUndefined();
+    expect(existsSync(join(s.dir, "workspaces"))).toBe(false);
+  });
+
+  it("loses no line when the log stream fails during the final flush: the result goes out meanwhile, the terminal status once the lines are in", async () => {
+    const s = await setupWithLogs({
+      handler: chattyHandler(50),
+      flushTimeoutMs: 10_000,
+      logsBackAt: performance.now() + 400,
+    });
+    s.runner.start(s.claimed, "operations");
+    await s.runner.idle();
+    const lastLogs = s.events.lastIndexOf("logs delivered");
+    // The flush overlapped the delivery: the result was posted while the log stream still failed.
+    expect(s.events.indexOf("result posted")).toBeLessThan(s.events.indexOf("logs delivered"));
+    expect(lastLogs).toBeLessThan(s.events.indexOf("status finished"));
+    expect(s.events.indexOf("status finished")).toBeLessThan(s.events.indexOf("forgotten"));
+    // Every line once, in order: 50 lines and the pipeline's own "job finished".
+    expect(s.shipped).toEqual(range(1, 51));
+    expect(s.journal.entries()).toEqual([]);
+    await expect.poll(() => readdirSync(spoolRoot(s.stateDir))).toEqual([]);
+  });
+
+  it("sends the terminal status after the flush timeout while the log stream is away, keeps the lines on disk, and ships them once it is back", async () => {
+    const s = await setupWithLogs({
+      handler: chattyHandler(20),
+      flushTimeoutMs: 150,
+      logsBackAt: performance.now() + 1_200,
+    });
+    s.runner.start(s.claimed, "operations");
+    await s.runner.idle();
+    expect(s.events).toContain("status finished");
+    expect(s.events).not.toContain("logs delivered");
+    // The journal forgot the job once the flush gave up; the spool keeps the lines for the shipper.
+    expect(s.events.at(-1)).toBe("forgotten");
+    expect(readdirSync(spoolRoot(s.stateDir))).toHaveLength(1);
+    await expect.poll(() => s.shipped, { timeout: 5_000 }).toEqual(range(1, 21));
+    await expect.poll(() => readdirSync(spoolRoot(s.stateDir))).toEqual([]);
   });
 });

@@ -285,6 +285,107 @@ describe("step pipeline", () => {
     expect(steps).toEqual([]);
   });
 
+  it("makes no workspace for a handler that declares it needs none", async () => {
+    const root = await mkdtemp(join(tmpdir(), "runjob-nows-"));
+    const made: string[] = [];
+    let seenDir: string | undefined = "unset";
+    const handler: JobHandler<unknown> = {
+      name: "no-workspace",
+      needsWorkspace: false,
+      parsePlan: (raw) => raw,
+      async execute(ctx) {
+        seenDir = ctx.workspaceDir;
+      },
+    };
+    const t = input({}, () => handler, {
+      workspace: async () => {
+        const ws = await createWorkspace({ root, jobId: "job-1", executionId: "exec-1" });
+        made.push(ws.dir);
+        return ws;
+      },
+    });
+    expect((await runJob(t.input)).status).toBe("finished");
+    expect(made).toEqual([]);
+    expect(seenDir).toBeUndefined();
+    expect(existsSync(join(root, "job-1-exec-1"))).toBe(false);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("requests the plan while the initializing PATCH is unanswered, and runs no step before that answer", async () => {
+    const events: string[] = [];
+    let planRequested!: () => void;
+    const planSeen = new Promise<void>((resolve) => {
+      planRequested = resolve;
+    });
+    const t = tracingHandler();
+    const { fake, input: i } = input({}, t.factory);
+    fake.on("updateExecutionStatus", async (_job: string, _exec: string, status: string) => {
+      events.push(`PATCH ${status} sent`);
+      if (status === "initializing") {
+        // The answer is held until the plan's GET arrives (or the test gives up on it).
+        const gaveUp = new Promise<void>((resolve) => setTimeout(resolve, 2_000));
+        await Promise.race([planSeen, gaveUp]);
+      }
+      events.push(`PATCH ${status} answered`);
+    });
+    fake.on("getPlanText", () => {
+      events.push("GET plan");
+      planRequested();
+      return '{"n": 0}';
+    });
+    const started = performance.now();
+    const outcome = await runJob({
+      ...i,
+      handlerFactory: () => {
+        const h = t.factory() as JobHandler<{ n: number }>;
+        return {
+          ...h,
+          reset: async () => {
+            events.push("step reset");
+          },
+        } as JobHandler<unknown>;
+      },
+    });
+    expect(outcome.status).toBe("finished");
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(events.slice(0, 4)).toEqual([
+      "PATCH initializing sent",
+      "GET plan",
+      "PATCH initializing answered",
+      "step reset",
+    ]);
+    expect(fake.statuses()).toEqual(["initializing", "in-progress", "cleaning-up"]);
+  });
+
+  it("runs no step and makes no workspace before beforeFirstStep settles", async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const t = tracingHandler();
+    const { fake, input: i } = input({}, t.factory, {
+      beforeFirstStep: ready.then(() => {
+        events.push("ready");
+      }),
+      workspace: async () => {
+        events.push("workspace");
+        return { dir: "/nonexistent", cleanup: async () => undefined };
+      },
+    });
+    fake.on("getPlanText", () => '{"n": 0}');
+    const run = runJob(i);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(t.steps).toEqual([]);
+    expect(events).toEqual([]);
+    // The PATCH and the plan's GET do not wait for it.
+    expect(fake.ops()).toEqual(["updateExecutionStatus", "getPlanText"]);
+    release();
+    expect((await run).status).toBe("finished");
+    expect(events).toEqual(["ready", "workspace"]);
+    expect(t.steps[0]).toBe("reset");
+  });
+
   it("accepts an empty or null plan for noop", async () => {
     for (const text of ["", "null", "  "]) {
       const { fake, input: i } = input({}, createHandlerRegistry().find("noop"));

@@ -1,10 +1,19 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { walkFrames } from "../../src/logs/frames.ts";
 import { isGap, type SpoolGap, type SpoolItem, type SpoolRecord } from "../../src/logs/otlp-records.ts";
-import { listSpoolDirs, Spool, type SpoolOptions, spoolDir } from "../../src/logs/spool.ts";
+import { listSpoolDirs, Spool, type SpoolOptions, spoolDir, spoolRoot } from "../../src/logs/spool.ts";
+import { createSpoolDirPool } from "../../src/logs/spool-pool.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -188,7 +197,8 @@ describe("log spool", () => {
     spool.seal();
     expect(spool.append(line(2))).toBe(0);
     expect(spool.lastSeq).toBe(1);
-    expect(readdirSync(spool.dir).sort()).toEqual(["000000000001.seg", "meta.json", "sealed"]);
+    // One file: the segment's header holds the meta and the ack; being sealed is not persisted.
+    expect(readdirSync(spool.dir).sort()).toEqual(["000000000001.seg"]);
     expect(() => Spool.create(spool.dir, CONTEXT)).toThrow(/already exists/);
   });
 
@@ -221,9 +231,9 @@ describe("log spool", () => {
   it("converts the NDJSON segments an older runner left, keeping the ack and skipping a torn line", () => {
     const root = stateDir();
     const dir = spoolDir(root, "exec1");
-    const legacy = newSpool({}, root);
-    legacy.seal();
-    rmSync(join(dir, "000000000001.seg"));
+    // The layout an older runner left: meta.json, NDJSON segments and an ack file.
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "meta.json"), JSON.stringify({ ...CONTEXT, createdAtMs: 1 }));
     const records = range(1, 6).map((seq) => ({ seq, ...line(seq) }));
     const ndjson = records.map((r) => `${JSON.stringify(r)}\n`).join("");
     writeFileSync(join(dir, "000000000001.log"), `${ndjson}{"seq":7,"time":1,"lev`);
@@ -252,6 +262,111 @@ describe("log spool", () => {
     });
     // A field may not override the record's own attributes.
     expect(second).toMatchObject({ seq: 2, fields: { kept: "yes" } });
+  });
+});
+
+describe("log spool files", () => {
+  it("makes nothing on disk for a job that logs nothing", () => {
+    const root = stateDir();
+    const spool = newSpool({}, root);
+    spool.flushWrites();
+    spool.seal();
+    expect(spool.done).toBe(true);
+    spool.remove();
+    expect(readdirSync(root)).toEqual([]);
+  });
+
+  it("keeps the ack in the segment's header: a reopened spool resumes after it, and never before", () => {
+    const root = stateDir();
+    const spool = newSpool({}, root);
+    for (let i = 1; i <= 30; i++) spool.append(line(i));
+    spool.flushWrites();
+    spool.read(12, 1_000_000);
+    spool.ack(12);
+    spool.seal();
+    expect(readdirSync(spool.dir)).toEqual(["000000000001.seg"]);
+    const reopened = Spool.open(listSpoolDirs(root)[0]!);
+    expect([reopened.ackedSeq, reopened.lastSeq]).toEqual([12, 30]);
+    expect(seqs(drain(reopened))).toEqual(range(13, 30));
+    // A directory with nothing readable in it (made, then killed before the first record) is no spool.
+    const empty = spoolDir(root, "exec2");
+    mkdirSync(empty);
+    writeFileSync(join(empty, "000000000001.seg"), "");
+    expect(() => Spool.open(empty)).toThrow(expect.objectContaining({ code: "ENOENT" }));
+  });
+
+  it("reuses a done spool's directory for the next spool, which then holds only its own records", () => {
+    const root = stateDir();
+    const pool = createSpoolDirPool(spoolRoot(root), 4);
+    const first = Spool.create(spoolDir(root, "exec1"), CONTEXT, { pool });
+    for (let i = 1; i <= 40; i++) first.append(line(i, 200));
+    first.seal();
+    first.ack(first.read(1000, 10_000_000).lastSeq);
+    first.remove();
+    expect(pool.size).toBe(1);
+    // The free directory holds one empty segment: nothing a restart could read or ship.
+    const [free] = readdirSync(spoolRoot(root));
+    expect(free).toMatch(/^\.free-/);
+    expect(readFileSync(join(spoolRoot(root), free!, "000000000001.seg"))).toHaveLength(0);
+    expect(() => Spool.open(join(spoolRoot(root), free!))).toThrow(
+      expect.objectContaining({ code: "ENOENT" }),
+    );
+
+    const second = Spool.create(spoolDir(root, "exec2"), { ...CONTEXT, executionId: "exec2" }, { pool });
+    for (let i = 1; i <= 3; i++) second.append(line(100 + i));
+    second.seal();
+    expect(pool.size).toBe(0);
+    expect(readdirSync(spoolRoot(root))).toEqual(["exec2"]);
+    const reopened = Spool.open(spoolDir(root, "exec2"));
+    expect(reopened.meta.executionId).toBe("exec2");
+    expect((drain(reopened) as SpoolRecord[]).map((r) => r.msg)).toEqual(
+      [101, 102, 103].map((i) => line(i).msg),
+    );
+  });
+
+  it("makes a new directory when the free one is gone, and keeps a free one another directory was in the way of", () => {
+    const root = stateDir();
+    const pool = createSpoolDirPool(spoolRoot(root), 4);
+    const done = (id: string) => {
+      const spool = Spool.create(spoolDir(root, id), { ...CONTEXT, executionId: id }, { pool });
+      spool.append(line(1));
+      spool.seal();
+      spool.ack(1);
+      spool.remove();
+    };
+    done("exec1");
+    const [free] = readdirSync(spoolRoot(root));
+    rmSync(join(spoolRoot(root), free!), { recursive: true });
+    expect(pool.take(spoolDir(root, "exec2"))).toBe(false);
+    expect(pool.size).toBe(0);
+    done("exec2");
+    expect(pool.size).toBe(1);
+    const inTheWay = spoolDir(root, "exec3");
+    mkdirSync(inTheWay, { recursive: true });
+    writeFileSync(join(inTheWay, "something-else"), "x");
+    expect(pool.take(inTheWay)).toBe(false);
+    expect(pool.size).toBe(1);
+  });
+
+  it("deletes rather than pools a spool that rolled segments, and a full pool deletes the rest", async () => {
+    const root = stateDir();
+    const pool = createSpoolDirPool(spoolRoot(root), 1);
+    const rolled = Spool.create(spoolDir(root, "exec1"), CONTEXT, { pool, segmentBytes: 4096 });
+    for (let i = 1; i <= 200; i++) rolled.append(line(i));
+    rolled.seal();
+    rolled.remove();
+    expect(pool.size).toBe(0);
+    for (const id of ["exec2", "exec3"]) {
+      const spool = Spool.create(spoolDir(root, id), { ...CONTEXT, executionId: id }, { pool });
+      spool.append(line(1));
+      spool.seal();
+      spool.ack(1);
+      spool.remove();
+    }
+    expect(pool.size).toBe(1);
+    await expect.poll(() => readdirSync(spoolRoot(root)).filter((n) => !n.startsWith(".free-"))).toEqual([]);
+    pool.clear();
+    expect(readdirSync(spoolRoot(root))).toEqual([]);
   });
 });
 

@@ -13,6 +13,7 @@ const HealthCheckPlan = z.unknown();
 export function createHealthCheckHandler(): JobHandler<unknown> {
   return {
     name: "health-check",
+    needsWorkspace: false,
     parsePlan: (raw) => HealthCheckPlan.parse(raw),
     async execute(ctx) {
       ctx.log.debug("health check: reporting job loops");

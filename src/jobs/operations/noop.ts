@@ -24,6 +24,7 @@ export type NoopPlan = z.infer<typeof NoopPlan>;
 export function createNoopHandler(): JobHandler<NoopPlan> {
   return {
     name: "noop",
+    needsWorkspace: false,
     parsePlan: (raw) => NoopPlan.parse(raw),
     async execute(ctx) {
       const sleepMs = ctx.plan.sleep_ms ?? 0;
@@ -32,7 +33,8 @@ export function createNoopHandler(): JobHandler<NoopPlan> {
         await delay(sleepMs, undefined, { signal: ctx.signal });
       }
       if (ctx.plan.fail_message !== undefined) throw new Error(ctx.plan.fail_message);
-      ctx.log.info("noop job done");
+      // debug: "job finished" (run-job.ts) already says so at info, in the job's log and the runner's.
+      ctx.log.debug("noop job done");
     },
   };
 }

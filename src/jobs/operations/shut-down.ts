@@ -14,6 +14,7 @@ const AnyPlan = z.unknown();
 export function createShutDownHandler(kind: "shut-down" | "update-version"): JobHandler<unknown> {
   return {
     name: kind,
+    needsWorkspace: false,
     parsePlan: (raw) => AnyPlan.parse(raw),
     async execute(ctx) {
       ctx.log.info(
