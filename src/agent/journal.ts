@@ -23,7 +23,8 @@
 import { type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../zod-locale.ts";
 import type { TerminalStatus } from "../jobs/run-job.ts";
 import { createGroupCommit } from "./group-commit.ts";
 
@@ -32,8 +33,8 @@ export const PendingOutcome = z.object({
   status: z.enum(["finished", "failed", "timed-out", "cancelled"] satisfies TerminalStatus[]),
   result: z.object({
     success: z.boolean(),
-    errorCode: z.number().int().optional(),
-    errorMetadata: z.record(z.string(), z.unknown()).optional(),
+    errorCode: z.optional(z.number().check(z.int())),
+    errorMetadata: z.optional(z.record(z.string(), z.unknown())),
   }),
 });
 export type PendingOutcome = z.infer<typeof PendingOutcome>;
@@ -42,13 +43,13 @@ export type PendingOutcome = z.infer<typeof PendingOutcome>;
 export const JournalEntry = z.object({
   jobId: z.string(),
   executionId: z.string(),
-  jobType: z.string().optional(),
+  jobType: z.optional(z.string()),
   /** ISO time of the claim. */
   startedAt: z.string(),
   /** The process that held it. */
-  pid: z.number().int(),
+  pid: z.number().check(z.int()),
   /** Set once the pipeline ended, before the outcome is delivered. */
-  outcome: PendingOutcome.optional(),
+  outcome: z.optional(PendingOutcome),
 });
 export type JournalEntry = z.infer<typeof JournalEntry>;
 

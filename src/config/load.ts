@@ -6,7 +6,6 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
-import YAML from "yaml";
 import { UsageError } from "../cli/args.ts";
 import {
   CONFIG_FIELD_NAMES,
@@ -143,6 +142,8 @@ async function readConfigFile(file: string): Promise<Partial<Record<ConfigField,
       cause: err,
     });
   }
+  // Loaded here, not at startup: most runners are configured by env and flags, and yaml is 160 kB of code.
+  const YAML = (await import("yaml")).default;
   let doc: unknown;
   try {
     doc = YAML.parse(text);

@@ -4,7 +4,8 @@
  * strings (env, flags) or as YAML/JSON scalars (config file); the schema coerces both.
  */
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../zod-locale.ts";
 import { parseDurationMs } from "./duration.ts";
 
 /** pino's level names, the normalised form of `logLevel`. */
@@ -100,14 +101,17 @@ export function parseGroupConcurrency(value: unknown): Record<string, number> | 
 
 /** A schema that turns a raw value into T with `parse`, or reports `expected <what>`. */
 function coerced<T>(expected: string, parse: (value: unknown) => T | undefined) {
-  return z.unknown().transform((value, ctx): T => {
-    const out = parse(value);
-    if (out === undefined) {
-      ctx.addIssue({ code: "custom", message: `expected ${expected}`, input: value });
-      return z.NEVER;
-    }
-    return out;
-  });
+  return z.pipe(
+    z.unknown(),
+    z.transform((value, ctx): T => {
+      const out = parse(value);
+      if (out === undefined) {
+        ctx.issues.push({ code: "custom", message: `expected ${expected}`, input: value });
+        return z.NEVER;
+      }
+      return out;
+    }),
+  );
 }
 
 const text = (value: unknown) =>
@@ -172,73 +176,85 @@ export function createConfigSchema(ctx: ConfigContext) {
   return z
     .strictObject({
       /** Base URL of the Nuon Runner API. Default https://api.nuon.co (Nuon's default); trailing `/` removed. */
-      apiUrl: httpUrl.default("https://api.nuon.co"),
+      apiUrl: z._default(httpUrl, "https://api.nuon.co"),
       /** Runner API token (secret; never printed). No default; required by commands that talk to the API. */
-      apiToken: coerced("a non-empty token", text).optional(),
+      apiToken: z.optional(coerced("a non-empty token", text)),
       /** This runner's id in the control plane. No default; required by commands that talk to the API. */
-      runnerId: coerced("a non-empty runner id", text).optional(),
+      runnerId: z.optional(coerced("a non-empty runner id", text)),
       /** Log level, Nuon names accepted (INFO, WARN…), normalised to pino's. Default "info". */
-      logLevel: coerced(`a log level (${LOG_LEVELS.join(", ")})`, (v) =>
-        typeof v === "string" ? normalizeLogLevel(v) : undefined,
-      ).default("info"),
+      logLevel: z._default(
+        coerced(`a log level (${LOG_LEVELS.join(", ")})`, (v) =>
+          typeof v === "string" ? normalizeLogLevel(v) : undefined,
+        ),
+        "info",
+      ),
       /** Log output: json, pretty, or auto (pretty on a TTY). Default "auto". */
-      logFormat: oneOf(LOG_FORMATS).default("auto"),
+      logFormat: z._default(oneOf(LOG_FORMATS), "auto"),
       /** Directory for the journal, log spool and run records. Default `${XDG_STATE_HOME or ~/.local/state}/runner`. */
-      stateDir: dir.default(defaultStateDir(ctx)),
+      stateDir: z._default(dir, defaultStateDir(ctx)),
       /** Parent directory of per-job workspaces. Default `${os.tmpdir()}/runner-workspaces`. */
-      workspaceDir: dir.default(path.join(ctx.tmpDir, "runner-workspaces")),
+      workspaceDir: z._default(dir, path.join(ctx.tmpDir, "runner-workspaces")),
       /** Keep job workspaces after the job ends (debugging). Default false. */
-      keepWorkspaces: bool.default(false),
+      keepWorkspaces: z._default(bool, false),
       /** Address the admin server (/healthz, /readyz, /metrics) listens on. Default "127.0.0.1" (loopback). */
-      adminHost: coerced("a host name or IP address", text).default("127.0.0.1"),
+      adminHost: z._default(coerced("a host name or IP address", text), "127.0.0.1"),
       /** Admin server port; 0 picks a free port. Default 5000. */
-      adminPort: coerced("a port number from 0 to 65535", (v) => {
-        const n = parseInteger(v);
-        return n !== undefined && n <= 65_535 ? n : undefined;
-      }).default(5000),
+      adminPort: z._default(
+        coerced("a port number from 0 to 65535", (v) => {
+          const n = parseInteger(v);
+          return n !== undefined && n <= 65_535 ? n : undefined;
+        }),
+        5000,
+      ),
       /** Workers per job group (as Nuon). Default 1. */
-      concurrency: coerced("a positive integer", (v) => {
-        const n = parseInteger(v);
-        return n !== undefined && n >= 1 ? n : undefined;
-      }).default(1),
+      concurrency: z._default(
+        coerced("a positive integer", (v) => {
+          const n = parseInteger(v);
+          return n !== undefined && n >= 1 ? n : undefined;
+        }),
+        1,
+      ),
       /** Per-group worker counts overriding `concurrency`, e.g. "deploy=2,build=4". Default none. */
-      groupConcurrency: coerced(
-        'group=count pairs such as "deploy=2,build=4" with positive counts',
-        parseGroupConcurrency,
-      ).default({}),
+      groupConcurrency: z._default(
+        coerced('group=count pairs such as "deploy=2,build=4" with positive counts', parseGroupConcurrency),
+        {},
+      ),
       /** Which queued job is claimed first: oldest or newest. Default "oldest". */
-      jobOrder: oneOf(JOB_ORDERS).default("oldest"),
+      jobOrder: z._default(oneOf(JOB_ORDERS), "oldest"),
       /** Try the long-poll (tail) endpoint first, falling back to polling on 404. Default true. */
-      longPoll: bool.default(true),
+      longPoll: z._default(bool, true),
       /** How long one long-poll request waits for a job, in ms. Default 25 s. */
-      longPollWaitMs: durationMs(1).default(25_000),
+      longPollWaitMs: z._default(durationMs(1), 25_000),
       /** Idle poll interval base, in ms. Default 1 s. */
-      pollIntervalMs: durationMs(1).default(1_000),
+      pollIntervalMs: z._default(durationMs(1), 1_000),
       /** Longest idle poll interval after backoff, in ms. Default 5 s. */
-      pollMaxIntervalMs: durationMs(1).default(5_000),
+      pollMaxIntervalMs: z._default(durationMs(1), 5_000),
       /** Per-request deadline for control-plane calls, in ms. Default 10 s. */
-      requestTimeoutMs: durationMs(1).default(10_000),
+      requestTimeoutMs: z._default(durationMs(1), 10_000),
       /** Total time to keep retrying the settings fetch at startup, in ms. Default 5 min. */
-      settingsRetryMs: durationMs(1).default(300_000),
+      settingsRetryMs: z._default(durationMs(1), 300_000),
       /** On shutdown, how long running jobs may finish before they are cancelled, in ms. Default 10 min. */
-      drainTimeoutMs: durationMs(0).default(600_000),
+      drainTimeoutMs: z._default(durationMs(0), 600_000),
       /** Between SIGTERM and SIGKILL of a job's processes, in ms. Default 10 s. */
-      killGraceMs: durationMs(0).default(10_000),
+      killGraceMs: z._default(durationMs(0), 10_000),
       /** Per-request deadline for heartbeats, in ms. Default 5 s. */
-      heartbeatTimeoutMs: durationMs(1).default(5_000),
+      heartbeatTimeoutMs: z._default(durationMs(1), 5_000),
       /** Skip TLS certificate verification (DANGEROUS: anyone on the path can read the token). Default false. */
-      tlsInsecure: bool.default(false),
+      tlsInsecure: z._default(bool, false),
       /** When a restart-journal change counts as done: `background` (written and renamed into place, which
        * survives kill -9; fsynced right after, off the job's path) or `always` (fsynced first, ~2 ms per
        * write). Default "background". */
-      journalSync: oneOf(JOURNAL_SYNCS).default("background"),
+      journalSync: z._default(oneOf(JOURNAL_SYNCS), "background"),
       /** Largest size of one job's on-disk log spool, in bytes. Default 100 MiB. */
-      logSpoolMaxBytes: coerced('a positive byte size such as 104857600 or "100MiB"', (v) => {
-        const n = parseBytes(v);
-        return n !== undefined && n >= 1 ? n : undefined;
-      }).default(100 * 1024 ** 2),
+      logSpoolMaxBytes: z._default(
+        coerced('a positive byte size such as 104857600 or "100MiB"', (v) => {
+          const n = parseBytes(v);
+          return n !== undefined && n >= 1 ? n : undefined;
+        }),
+        100 * 1024 ** 2,
+      ),
       /** The YAML or JSON config file that was read (flag or env only). Default none. */
-      configFile: dir.optional(),
+      configFile: z.optional(dir),
     })
     .check((payload) => {
       const { pollIntervalMs, pollMaxIntervalMs } = payload.value;

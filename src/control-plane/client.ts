@@ -3,7 +3,7 @@
  * Each call is attempted through http.ts (headers, deadline, error mapping), retried through retry.ts
  * (which operations are safe to resend), and its answer parsed with the zod models of schemas.ts.
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { CallOptions, ControlPlaneApi, ListJobsQuery, TailResult } from "./api.ts";
 import { type ClientOptions, checkPositive, resolveOptions } from "./client-options.ts";
 import { buildResultBody } from "./compress.ts";
@@ -106,7 +106,7 @@ export function createControlPlaneClient(opts: ClientOptions): ControlPlaneClien
   }
 
   /** `call`, then the body parsed with `schema`. */
-  async function callParsed<S extends z.ZodType>(
+  async function callParsed<S extends z.core.$ZodType>(
     operation: OperationName,
     schema: S,
     spec: Spec,

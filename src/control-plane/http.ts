@@ -4,7 +4,7 @@
  * ControlPlaneError. Retrying is retry.ts's business; which operation calls what is client.ts's.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ControlPlaneError, codeForStatus } from "./errors.ts";
 import { abortedError, parseRetryAfterMs } from "./retry.ts";
 import { ErrResponse } from "./schemas.ts";
@@ -70,7 +70,11 @@ export async function sendOnce(ctx: HttpContext, req: HttpRequest): Promise<Http
 }
 
 /** Parses a 2xx body as JSON and checks it against `schema`; BAD_RESPONSE naming the problem otherwise. */
-export function parseBody<S extends z.ZodType>(operation: string, schema: S, text: string): z.output<S> {
+export function parseBody<S extends z.core.$ZodType>(
+  operation: string,
+  schema: S,
+  text: string,
+): z.output<S> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -82,7 +86,7 @@ export function parseBody<S extends z.ZodType>(operation: string, schema: S, tex
       cause: err,
     });
   }
-  const parsed = schema.safeParse(json);
+  const parsed = z.safeParse(schema, json);
   if (parsed.success) return parsed.data;
   throw new ControlPlaneError({
     code: "BAD_RESPONSE",

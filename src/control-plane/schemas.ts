@@ -7,8 +7,14 @@
  * - every Go `time.Duration` is an integer of nanoseconds (`*_timeout`, `alive_time`, `execution_duration`);
  * - the server marshals with `omitzero`, so zero-valued fields are absent: response fields are optional;
  * - unknown fields are kept (`z.looseObject`), so a newer control plane never breaks an older runner.
+ *
+ * Built on zod/mini (functions, not methods: `z.optional(x)`), which a bundler tree-shakes, unlike classic zod
+ * (every schema carries every method): the idle runner loads these models. Classic schemas may embed them
+ * (`z.nullish(x)`, not `x.nullish()`).
+ * Go field-name keys of plans (`caseInsensitiveKeys`) live in go-keys.ts.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../zod-locale.ts";
 
 /** Nanoseconds per millisecond: wire durations are integer nanoseconds. */
 export const NS_PER_MS = 1_000_000;
@@ -24,7 +30,7 @@ export function msToNs(ms: number): number {
 }
 
 /** A wire duration: integer nanoseconds, never negative. */
-export const DurationNs = z.number().int().nonnegative();
+export const DurationNs = z.number().check(z.int(), z.nonnegative());
 
 /** Job statuses (PROTOCOL.md §1.4). */
 export const JOB_STATUSES = [
@@ -208,208 +214,208 @@ const AnyMap = z.record(z.string(), z.unknown());
 
 /** stderr.ErrResponse: the control plane's error body. */
 export const ErrResponse = z.looseObject({
-  error: z.string().optional(),
-  description: z.string().optional(),
-  user_error: z.boolean().optional(),
+  error: z.optional(z.string()),
+  description: z.optional(z.string()),
+  user_error: z.optional(z.boolean()),
 });
 export type ErrResponse = z.infer<typeof ErrResponse>;
 
 /** app.RunnerGroupSettings (PROTOCOL.md §2.2). */
 export const RunnerSettings = z.looseObject({
-  id: z.string().optional(),
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
-  org_id: z.string().optional(),
-  runner_group_id: z.string().optional(),
-  container_image_url: z.string().optional(),
-  container_image_tag: z.string().optional(),
-  runner_api_url: z.string().optional(),
-  runner_binary_url: z.string().optional(),
-  sandbox_mode: z.boolean().optional(),
-  heart_beat_timeout: DurationNs.optional(),
-  otel_collector_config: z.string().optional(),
-  enable_sentry: z.boolean().optional(),
-  enable_metrics: z.boolean().optional(),
-  enable_logging: z.boolean().optional(),
-  logging_level: z.string().optional(),
-  groups: z.array(z.string()).optional(),
-  metadata: StringMap.optional(),
+  id: z.optional(z.string()),
+  created_at: z.optional(z.string()),
+  updated_at: z.optional(z.string()),
+  org_id: z.optional(z.string()),
+  runner_group_id: z.optional(z.string()),
+  container_image_url: z.optional(z.string()),
+  container_image_tag: z.optional(z.string()),
+  runner_api_url: z.optional(z.string()),
+  runner_binary_url: z.optional(z.string()),
+  sandbox_mode: z.optional(z.boolean()),
+  heart_beat_timeout: z.optional(DurationNs),
+  otel_collector_config: z.optional(z.string()),
+  enable_sentry: z.optional(z.boolean()),
+  enable_metrics: z.optional(z.boolean()),
+  enable_logging: z.optional(z.boolean()),
+  logging_level: z.optional(z.string()),
+  groups: z.optional(z.array(z.string())),
+  metadata: z.optional(StringMap),
   /** group → parallelism as a decimal string (the parallel-runner-jobs flag). */
-  job_group_parallelism: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-  org_aws_iam_role_arn: z.string().optional(),
-  org_gcp_service_account: z.string().optional(),
-  org_k8s_service_account_name: z.string().optional(),
-  aws_instance_type: z.string().optional(),
-  aws_max_instance_lifetime: z.number().int().optional(),
-  aws_cloudformation_stack_type: z.string().optional(),
-  aws_tags: StringMap.optional(),
-  local_aws_iam_role_arn: z.string().optional(),
-  platform: z.string().optional(),
+  job_group_parallelism: z.optional(z.record(z.string(), z.union([z.string(), z.number()]))),
+  org_aws_iam_role_arn: z.optional(z.string()),
+  org_gcp_service_account: z.optional(z.string()),
+  org_k8s_service_account_name: z.optional(z.string()),
+  aws_instance_type: z.optional(z.string()),
+  aws_max_instance_lifetime: z.optional(z.number().check(z.int())),
+  aws_cloudformation_stack_type: z.optional(z.string()),
+  aws_tags: z.optional(StringMap),
+  local_aws_iam_role_arn: z.optional(z.string()),
+  platform: z.optional(z.string()),
   /** Newer control planes: the long-poll tail endpoint is enabled for this runner. */
-  long_poll_jobs: z.boolean().optional(),
+  long_poll_jobs: z.optional(z.boolean()),
 });
 export type RunnerSettings = z.infer<typeof RunnerSettings>;
 
 /** app.RunnerJobExecutionResult. */
 export const ExecutionResult = z.looseObject({
-  id: z.string().optional(),
-  created_at: z.string().optional(),
-  runner_job_execution_id: z.string().optional(),
-  success: z.boolean().optional(),
-  error_code: z.number().int().optional(),
-  error_metadata: AnyMap.optional(),
-  contents: z.string().optional(),
-  contents_display: z.string().optional(),
-  contents_gzip: z.string().optional(),
-  contents_display_gzip: z.string().optional(),
+  id: z.optional(z.string()),
+  created_at: z.optional(z.string()),
+  runner_job_execution_id: z.optional(z.string()),
+  success: z.optional(z.boolean()),
+  error_code: z.optional(z.number().check(z.int())),
+  error_metadata: z.optional(AnyMap),
+  contents: z.optional(z.string()),
+  contents_display: z.optional(z.string()),
+  contents_gzip: z.optional(z.string()),
+  contents_display_gzip: z.optional(z.string()),
 });
 export type ExecutionResult = z.infer<typeof ExecutionResult>;
 
 /** app.RunnerJobExecutionOutputs. */
 export const ExecutionOutputs = z.looseObject({
-  id: z.string().optional(),
-  created_at: z.string().optional(),
-  runner_job_execution_id: z.string().optional(),
-  outputs: AnyMap.optional(),
-  outputs_json: z.string().optional(),
+  id: z.optional(z.string()),
+  created_at: z.optional(z.string()),
+  runner_job_execution_id: z.optional(z.string()),
+  outputs: z.optional(AnyMap),
+  outputs_json: z.optional(z.string()),
 });
 export type ExecutionOutputs = z.infer<typeof ExecutionOutputs>;
 
 /** app.RunnerJobExecution. */
 export const Execution = z.looseObject({
   id: z.string(),
-  created_by_id: z.string().optional(),
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
-  org_id: z.string().optional(),
-  runner_job_id: z.string().optional(),
-  status: ExecutionStatus.optional(),
-  result: ExecutionResult.nullish(),
-  outputs: ExecutionOutputs.nullish(),
-  metadata: AnyMap.optional(),
+  created_by_id: z.optional(z.string()),
+  created_at: z.optional(z.string()),
+  updated_at: z.optional(z.string()),
+  org_id: z.optional(z.string()),
+  runner_job_id: z.optional(z.string()),
+  status: z.optional(ExecutionStatus),
+  result: z.nullish(ExecutionResult),
+  outputs: z.nullish(ExecutionOutputs),
+  metadata: z.optional(AnyMap),
 });
 export type Execution = z.infer<typeof Execution>;
 
 /** app.RunnerJob (PROTOCOL.md §1.7). `type` stays a string: see JOB_TYPES. */
 export const Job = z.looseObject({
   id: z.string(),
-  created_by_id: z.string().optional(),
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
-  org_id: z.string().optional(),
-  runner_id: z.string().optional(),
-  runner_process_id: z.string().optional(),
-  owner_id: z.string().optional(),
-  owner_type: z.string().optional(),
-  log_stream_id: z.string().optional(),
-  queue_timeout: DurationNs.optional(),
-  available_timeout: DurationNs.optional(),
-  execution_timeout: DurationNs.optional(),
-  overall_timeout: DurationNs.optional(),
-  max_executions: z.number().int().optional(),
-  status: JobStatus.optional(),
-  status_description: z.string().optional(),
-  type: z.string().optional(),
-  group: z.string().optional(),
-  operation: z.string().optional(),
-  executions: z.array(Execution).nullish(),
-  started_at: z.string().optional(),
-  finished_at: z.string().optional(),
-  metadata: StringMap.nullish(),
-  execution_count: z.number().int().optional(),
-  final_runner_job_execution_id: z.string().optional(),
-  outputs_json: z.string().optional(),
-  execution_time: z.number().int().optional(),
-  outputs: AnyMap.nullish(),
+  created_by_id: z.optional(z.string()),
+  created_at: z.optional(z.string()),
+  updated_at: z.optional(z.string()),
+  org_id: z.optional(z.string()),
+  runner_id: z.optional(z.string()),
+  runner_process_id: z.optional(z.string()),
+  owner_id: z.optional(z.string()),
+  owner_type: z.optional(z.string()),
+  log_stream_id: z.optional(z.string()),
+  queue_timeout: z.optional(DurationNs),
+  available_timeout: z.optional(DurationNs),
+  execution_timeout: z.optional(DurationNs),
+  overall_timeout: z.optional(DurationNs),
+  max_executions: z.optional(z.number().check(z.int())),
+  status: z.optional(JobStatus),
+  status_description: z.optional(z.string()),
+  type: z.optional(z.string()),
+  group: z.optional(z.string()),
+  operation: z.optional(z.string()),
+  executions: z.nullish(z.array(Execution)),
+  started_at: z.optional(z.string()),
+  finished_at: z.optional(z.string()),
+  metadata: z.nullish(StringMap),
+  execution_count: z.optional(z.number().check(z.int())),
+  final_runner_job_execution_id: z.optional(z.string()),
+  outputs_json: z.optional(z.string()),
+  execution_time: z.optional(z.number().check(z.int())),
+  outputs: z.nullish(AnyMap),
 });
 export type Job = z.infer<typeof Job>;
 
 /** A list of jobs (GetRunnerJobs, tail). `null` (Go's nil slice) reads as empty. */
-export const JobList = z
-  .array(Job)
-  .nullable()
-  .transform((jobs) => jobs ?? []);
+export const JobList = z.pipe(
+  z.nullable(z.array(Job)),
+  z.transform((jobs: Job[] | null) => jobs ?? []),
+);
 
 /** app.Runner (the parts the runner reads). */
 export const Runner = z.looseObject({
   id: z.string(),
-  name: z.string().optional(),
-  display_name: z.string().optional(),
-  org_id: z.string().optional(),
-  runner_group_id: z.string().optional(),
-  status: z.string().optional(),
-  status_description: z.string().optional(),
-  created_at: z.string().optional(),
-  updated_at: z.string().optional(),
+  name: z.optional(z.string()),
+  display_name: z.optional(z.string()),
+  org_id: z.optional(z.string()),
+  runner_group_id: z.optional(z.string()),
+  status: z.optional(z.string()),
+  status_description: z.optional(z.string()),
+  created_at: z.optional(z.string()),
+  updated_at: z.optional(z.string()),
 });
 export type Runner = z.infer<typeof Runner>;
 
 /** app.RunnerHeartBeat. */
 export const HeartBeat = z.looseObject({
-  id: z.string().optional(),
-  runner_id: z.string().optional(),
-  alive_time: z.number().int().optional(),
-  version: z.string().optional(),
-  process: z.string().optional(),
-  process_id: z.string().optional(),
-  started_at: z.string().optional(),
-  created_at: z.string().optional(),
+  id: z.optional(z.string()),
+  runner_id: z.optional(z.string()),
+  alive_time: z.optional(z.number().check(z.int())),
+  version: z.optional(z.string()),
+  process: z.optional(z.string()),
+  process_id: z.optional(z.string()),
+  started_at: z.optional(z.string()),
+  created_at: z.optional(z.string()),
 });
 export type HeartBeat = z.infer<typeof HeartBeat>;
 
 /** app.RunnerHealthCheck. */
 export const HealthCheck = z.looseObject({
-  id: z.string().optional(),
-  runner_id: z.string().optional(),
-  process: z.string().optional(),
-  process_id: z.string().optional(),
-  status: z.string().optional(),
-  status_code: z.number().int().optional(),
-  created_at: z.string().optional(),
+  id: z.optional(z.string()),
+  runner_id: z.optional(z.string()),
+  process: z.optional(z.string()),
+  process_id: z.optional(z.string()),
+  status: z.optional(z.string()),
+  status_code: z.optional(z.number().check(z.int())),
+  created_at: z.optional(z.string()),
 });
 export type HealthCheck = z.infer<typeof HealthCheck>;
 
 /** app.RunnerProcessShutdown. */
 export const ProcessShutdown = z.looseObject({
-  id: z.string().optional(),
-  type: z.string().optional(),
-  status: z.string().optional(),
-  metadata: AnyMap.optional(),
+  id: z.optional(z.string()),
+  type: z.optional(z.string()),
+  status: z.optional(z.string()),
+  metadata: z.optional(AnyMap),
 });
 
 /** app.RunnerProcess (newer control planes). */
 export const RunnerProcess = z.looseObject({
   id: z.string(),
-  runner_id: z.string().optional(),
-  org_id: z.string().optional(),
-  type: z.string().optional(),
-  version: z.string().optional(),
-  started_at: z.string().optional(),
-  uptime: z.number().int().optional(),
-  log_stream_id: z.string().optional(),
-  shutdowns: z.array(ProcessShutdown).nullish(),
-  labels: z.array(z.string()).nullish(),
-  warnings: z.array(z.string()).nullish(),
+  runner_id: z.optional(z.string()),
+  org_id: z.optional(z.string()),
+  type: z.optional(z.string()),
+  version: z.optional(z.string()),
+  started_at: z.optional(z.string()),
+  uptime: z.optional(z.number().check(z.int())),
+  log_stream_id: z.optional(z.string()),
+  shutdowns: z.nullish(z.array(ProcessShutdown)),
+  labels: z.nullish(z.array(z.string())),
+  warnings: z.nullish(z.array(z.string())),
 });
 export type RunnerProcess = z.infer<typeof RunnerProcess>;
 
 /** Terraform workspace (the parts the runner reads). */
 export const TerraformWorkspace = z.looseObject({
   id: z.string(),
-  owner_id: z.string().optional(),
-  owner_type: z.string().optional(),
-  created_at: z.string().optional(),
+  owner_id: z.optional(z.string()),
+  owner_type: z.optional(z.string()),
+  created_at: z.optional(z.string()),
 });
 export type TerraformWorkspace = z.infer<typeof TerraformWorkspace>;
 
 /** app.CompositePlan: one of the typed plans, by job group. Plans themselves are parsed by their handler. */
 export const CompositePlan = z.looseObject({
-  build_plan: AnyMap.nullish(),
-  deploy_plan: AnyMap.nullish(),
-  action_workflow_run_plan: AnyMap.nullish(),
-  sync_secrets_plan: AnyMap.nullish(),
-  sync_oci_plan: AnyMap.nullish(),
-  sandbox_run_plan: AnyMap.nullish(),
+  build_plan: z.nullish(AnyMap),
+  deploy_plan: z.nullish(AnyMap),
+  action_workflow_run_plan: z.nullish(AnyMap),
+  sync_secrets_plan: z.nullish(AnyMap),
+  sync_oci_plan: z.nullish(AnyMap),
+  sandbox_run_plan: z.nullish(AnyMap),
 });
 export type CompositePlan = z.infer<typeof CompositePlan>;
 
@@ -429,22 +435,22 @@ export type UpdateJobRequest = z.infer<typeof UpdateJobRequest>;
 
 /** `error_metadata` the runner sends on failure (PROTOCOL.md §1.10). */
 export const ErrorMetadata = z.looseObject({
-  step: z.string().optional(),
-  handler: z.string().optional(),
-  job_type: z.string().optional(),
-  message: z.string().optional(),
+  step: z.optional(z.string()),
+  handler: z.optional(z.string()),
+  job_type: z.optional(z.string()),
+  message: z.optional(z.string()),
 });
 export type ErrorMetadata = z.infer<typeof ErrorMetadata>;
 
 /** service.CreateRunnerJobExecutionResultRequest. `*_compressed` are base64url(gzip(bytes)). */
 export const CreateResultRequest = z.object({
   success: z.boolean(),
-  error_code: z.number().int().optional(),
-  error_metadata: AnyMap.optional(),
-  contents: z.string().optional(),
-  contents_display: z.unknown().optional(),
-  contents_compressed: z.string().optional(),
-  contents_display_compressed: z.string().optional(),
+  error_code: z.optional(z.number().check(z.int())),
+  error_metadata: z.optional(AnyMap),
+  contents: z.optional(z.string()),
+  contents_display: z.optional(z.unknown()),
+  contents_compressed: z.optional(z.string()),
+  contents_display_compressed: z.optional(z.string()),
 });
 export type CreateResultRequest = z.infer<typeof CreateResultRequest>;
 
@@ -455,70 +461,42 @@ export type CreateOutputsRequest = z.infer<typeof CreateOutputsRequest>;
 /** service.CreateRunnerHeartBeatRequest: `alive_time` (ns since process start) is required. */
 export const HeartBeatRequest = z.object({
   alive_time: DurationNs,
-  version: z.string().optional(),
-  process: z.string().optional(),
-  process_id: z.string().optional(),
+  version: z.optional(z.string()),
+  process: z.optional(z.string()),
+  process_id: z.optional(z.string()),
 });
 export type HeartBeatRequest = z.infer<typeof HeartBeatRequest>;
 
 /** service.CreateRunnerHealthCheckRequest. */
-export const HealthCheckRequest = z.object({ process: z.string().optional() });
+export const HealthCheckRequest = z.object({ process: z.optional(z.string()) });
 export type HealthCheckRequest = z.infer<typeof HealthCheckRequest>;
 
 /** service.CreateRunnerProcessRequest. */
-export const CreateProcessRequest = z.object({ type: z.string(), version: z.string().optional() });
+export const CreateProcessRequest = z.object({ type: z.string(), version: z.optional(z.string()) });
 export type CreateProcessRequest = z.infer<typeof CreateProcessRequest>;
 
 /** service.UpdateRunnerProcessRequest. */
 export const UpdateProcessRequest = z.object({
-  status: z.string().min(1),
-  status_description: z.string().optional(),
+  status: z.string().check(z.minLength(1)),
+  status_description: z.optional(z.string()),
 });
 export type UpdateProcessRequest = z.infer<typeof UpdateProcessRequest>;
 
 /** service.UpdateInstallActionWorkflowRunStepRequest. */
 export const UpdateStepRequest = z.object({
   status: StepStatus,
-  execution_duration: DurationNs.optional(),
+  execution_duration: z.optional(DurationNs),
 });
 export type UpdateStepRequest = z.infer<typeof UpdateStepRequest>;
 
 /** Terraform http-backend lock info (the body terraform sends to LOCK). */
 export const TerraformLockInfo = z.looseObject({
   ID: z.string(),
-  Operation: z.string().optional(),
-  Info: z.string().optional(),
-  Who: z.string().optional(),
-  Version: z.string().optional(),
-  Created: z.string().optional(),
-  Path: z.string().optional(),
+  Operation: z.optional(z.string()),
+  Info: z.optional(z.string()),
+  Who: z.optional(z.string()),
+  Version: z.optional(z.string()),
+  Created: z.optional(z.string()),
+  Path: z.optional(z.string()),
 });
 export type TerraformLockInfo = z.infer<typeof TerraformLockInfo>;
-
-// ---------------------------------------------------------------------------------------------------------
-// Go structs without json tags (PROTOCOL.md §0): keys arrive as Go field names ("WorkspaceID") while the
-// swagger shows camelCase ("workspaceID"). Go decodes them case-insensitively; so must we.
-
-/**
- * Wraps an object schema so that input keys matching a declared key case-insensitively are renamed to the
- * declared key before parsing ("WorkspaceID", "workspaceID" and "workspaceid" all read as `workspace_id`'s
- * declared spelling). Exact matches win; other keys pass through unchanged.
- */
-export function caseInsensitiveKeys<T extends z.ZodObject>(schema: T) {
-  const declared = Object.keys(schema.shape);
-  const byLower = new Map(declared.map((key) => [key.toLowerCase(), key]));
-  return z.preprocess((input) => {
-    if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(input)) {
-      const target = key in schema.shape ? key : (byLower.get(key.toLowerCase()) ?? key);
-      if (!(target in out) || key === target) out[target] = value;
-    }
-    return out;
-  }, schema);
-}
-
-/** Terraform backend config in plans: `{"WorkspaceID": "..."}` (no json tags). */
-export const TerraformBackendConfig = caseInsensitiveKeys(
-  z.looseObject({ WorkspaceID: z.string().optional() }),
-);

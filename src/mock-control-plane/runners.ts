@@ -1,5 +1,5 @@
 /** Runners: registration, settings, heartbeats and health, health checks, processes and their shutdowns. */
-import type { z } from "zod";
+import { z } from "zod";
 import {
   CreateProcessRequest,
   type HealthCheck,
@@ -47,9 +47,9 @@ export function describeIssues(error: z.ZodError): string {
     .join("; ");
 }
 
-/** Validates `input` with `schema` or throws a 400 naming the field. */
-export function parseBody<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+/** Validates `input` with `schema` (classic zod or zod/mini) or throws a 400 naming the field. */
+export function parseBody<S extends z.core.$ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = z.safeParse(schema, input);
   if (!result.success) throw invalidRequest(describeIssues(result.error));
   return result.data;
 }

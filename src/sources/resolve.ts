@@ -3,7 +3,7 @@
  * directory (run-local), into a directory inside the job's workspace.
  */
 import { z } from "zod";
-import { caseInsensitiveKeys } from "../control-plane/schemas.ts";
+import { caseInsensitiveKeys } from "../control-plane/go-keys.ts";
 import { assertRealPathInsideSync, resolveInside } from "../workspace/safe-path.ts";
 import { fetchGitSource, type GitAuth, type GitFetchLog } from "./git.ts";
 import { isRealDirectory } from "./links.ts";

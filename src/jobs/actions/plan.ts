@@ -21,7 +21,7 @@ export const ActionStepPlan = z.looseObject({
   interpolated_inline_contents: z.string().nullish(),
   interpolated_command: z.string().nullish(),
   /** Per-step timeout in nanoseconds; none when absent or 0. */
-  timeout: DurationNs.nullish(),
+  timeout: z.nullish(DurationNs),
 });
 export type ActionStepPlan = z.infer<typeof ActionStepPlan>;
 

@@ -6,7 +6,7 @@
  * `container_image_pull_plan {image, tag, repo_config}`. Registry configs stay raw here: connect.ts parses them.
  */
 import { z } from "zod";
-import { caseInsensitiveKeys } from "../../control-plane/schemas.ts";
+import { caseInsensitiveKeys } from "../../control-plane/go-keys.ts";
 import { GitSourcePlan } from "../../sources/resolve.ts";
 
 const Labels = z.record(z.string(), z.string()).nullish();

@@ -10,7 +10,7 @@
  * - `src_tag` may be a digest (`sha256:…`), which pins the OCI artifact.
  */
 import { z } from "zod";
-import { TerraformBackendConfig } from "../../control-plane/schemas.ts";
+import { TerraformBackendConfig } from "../../control-plane/go-keys.ts";
 import { GitSourcePlan } from "../../sources/resolve.ts";
 import { tagOrDigest } from "../oci-source.ts";
 

@@ -9,7 +9,7 @@ import { parseBody } from "../runners.ts";
 import { jobToWire } from "../views.ts";
 import type { Services } from "./services.ts";
 
-const CreateRunnerBody = z.strictObject({ settings: RunnerSettings.optional() }).optional();
+const CreateRunnerBody = z.strictObject({ settings: z.optional(RunnerSettings) }).optional();
 const ShutdownBody = z.strictObject({ type: z.enum(["graceful", "force", "restart"]).default("graceful") });
 
 /** The admin routes. */

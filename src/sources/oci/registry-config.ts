@@ -16,7 +16,7 @@
  * - `public_oci`/`private_oci` without `OCIAuth`: anonymous (token services still hand out pull tokens).
  */
 import { z } from "zod";
-import { caseInsensitiveKeys } from "../../control-plane/schemas.ts";
+import { caseInsensitiveKeys } from "../../control-plane/go-keys.ts";
 import { OciError } from "./errors.ts";
 import { type ImageReference, parseReference } from "./reference.ts";
 
