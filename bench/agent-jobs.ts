@@ -2,10 +2,11 @@
  * Job scenarios measured at the control plane: pickup latency (enqueue → the claim stored, one job at a time
  * at idle), the full protocol of a noop job (requests per job by operation, wall time enqueue → terminal),
  * and noop throughput (N jobs enqueued at once, time until all are terminal). Times are taken from the
- * control plane's `job:updated` events, which fire in the microtask after the store changed, before the reply.
+ * control plane's `job:changed` events, which fire in the microtask after the store changed, before the reply
+ * (the lean sibling of `job:updated`: the harness needs a job's status and execution count, not its detail).
  */
 import { TERMINAL_JOB_STATUSES } from "../src/control-plane/schemas.ts";
-import type { EmbeddedControlPlane, JobDetail } from "../src/mock-control-plane/server.ts";
+import type { EmbeddedControlPlane, JobChange } from "../src/mock-control-plane/server.ts";
 import { cpuMs, delay } from "./runner.ts";
 import { median, percentile } from "./stats.ts";
 
@@ -20,21 +21,21 @@ interface Tracked {
   done: () => void;
 }
 
-/** Follows jobs through `job:updated`: when the claim (first execution) was stored and when the job ended. */
+/** Follows jobs through `job:changed`: when the claim (first execution) was stored and when the job ended. */
 export function trackJobs(cp: EmbeddedControlPlane) {
   const tracked = new Map<string, Tracked>();
-  const onUpdate = (job: JobDetail) => {
+  const onUpdate = (job: JobChange) => {
     const t = tracked.get(job.id);
     if (t === undefined) return;
     const now = performance.now();
-    if (t.claimedAtMs === undefined && job.executions.length > 0) t.claimedAtMs = now;
+    if (t.claimedAtMs === undefined && job.executionCount > 0) t.claimedAtMs = now;
     if (t.doneAtMs === undefined && job.status !== undefined && TERMINAL_JOB_STATUSES.has(job.status)) {
       t.doneAtMs = now;
       t.status = job.status;
       t.done();
     }
   };
-  cp.events.on("job:updated", onUpdate);
+  cp.events.on("job:changed", onUpdate);
   return {
     /** Enqueues a noop job and resolves once it is terminal (its timings recorded). */
     enqueue(runnerId: string): { id: string; done: Promise<Tracked> } {
@@ -48,7 +49,7 @@ export function trackJobs(cp: EmbeddedControlPlane) {
       return { id: job.id, done: finished.then(() => t) };
     },
     dispose() {
-      cp.events.off("job:updated", onUpdate);
+      cp.events.off("job:changed", onUpdate);
     },
   };
 }

@@ -52,16 +52,38 @@ export interface Route {
 
 interface CompiledRoute {
   route: Route;
-  segments: string[];
+  /** Per segment after the leading `/`: the literal to match, or the param name (`:` stripped). */
+  segments: Array<{ literal: string } | { param: string }>;
 }
 
-/** Routes matched in registration order (so `/jobs/tail` is listed before `/jobs/:job_id`). */
+/**
+ * Routes matched in registration order (so `/jobs/tail` is listed before `/jobs/:job_id`). Only routes of the
+ * request's method and segment count are tried (they are grouped by both), so matching costs a few string
+ * compares however many routes there are.
+ */
 export class Router {
   readonly #routes: CompiledRoute[] = [];
+  /** Method → segment count → the routes of that shape, in registration order. */
+  readonly #byShape = new Map<string, CompiledRoute[][]>();
 
   /** Adds routes. */
   add(...routes: Route[]): void {
-    for (const route of routes) this.#routes.push({ route, segments: route.pattern.split("/").slice(1) });
+    for (const route of routes) {
+      const segments = route.pattern
+        .split("/")
+        .slice(1)
+        .map((segment) => (segment.startsWith(":") ? { param: segment.slice(1) } : { literal: segment }));
+      const compiled: CompiledRoute = { route, segments };
+      this.#routes.push(compiled);
+      let byCount = this.#byShape.get(route.method);
+      if (byCount === undefined) {
+        byCount = [];
+        this.#byShape.set(route.method, byCount);
+      }
+      const sameShape = byCount[segments.length];
+      if (sameShape === undefined) byCount[segments.length] = [compiled];
+      else sameShape.push(compiled);
+    }
   }
 
   /** Every route, in match order (the contract test checks them against the swagger). */
@@ -76,26 +98,30 @@ export class Router {
 
   /** The route and its params for a method and path; `undefined` when none matches. */
   match(method: string, pathname: string): { route: Route; params: Record<string, string> } | undefined {
-    const parts = pathname.split("/").slice(1);
-    for (const { route, segments } of this.#routes) {
-      if (route.method !== method || segments.length !== parts.length) continue;
-      const params: Record<string, string> = Object.create(null);
+    const parts = pathname.split("/");
+    const candidates = this.#byShape.get(method)?.[parts.length - 1];
+    if (candidates === undefined) return undefined;
+    for (const { route, segments } of candidates) {
       let ok = true;
       for (let i = 0; i < segments.length && ok; i++) {
-        const segment = segments[i] ?? "";
-        const part = parts[i] ?? "";
-        if (segment.startsWith(":")) {
-          ok = part !== "";
-          params[segment.slice(1)] = safeDecode(part);
-        } else ok = segment === part;
+        const segment = segments[i]!;
+        const part = parts[i + 1]!;
+        ok = "literal" in segment ? segment.literal === part : part !== "";
       }
-      if (ok) return { route, params };
+      if (!ok) continue;
+      const params: Record<string, string> = Object.create(null);
+      for (let i = 0; i < segments.length; i++) {
+        const segment = segments[i]!;
+        if ("param" in segment) params[segment.param] = safeDecode(parts[i + 1]!);
+      }
+      return { route, params };
     }
     return undefined;
   }
 }
 
 function safeDecode(part: string): string {
+  if (!part.includes("%")) return part;
   try {
     return decodeURIComponent(part);
   } catch {
@@ -103,10 +129,19 @@ function safeDecode(part: string): string {
   }
 }
 
-/** The credential on a request: `Authorization: Bearer`, Basic (its password), else `?token=`. */
-export function tokenOf(req: IncomingMessage, url: URL): string | undefined {
+/**
+ * The credential on a request: `Authorization: Bearer`, Basic (its password), else `?token=`. `url` is the
+ * request URL or anything with its `searchParams` (read only when there is no Authorization header).
+ */
+export function tokenOf(
+  req: IncomingMessage,
+  url: { readonly searchParams: URLSearchParams },
+): string | undefined {
   const header = req.headers.authorization;
   if (header !== undefined) {
+    // The common case first: "Bearer <token>" with one space and no other whitespace.
+    if (header.startsWith("Bearer ") && header.length > 7 && !/\s/.test(header.slice(7)))
+      return header.slice(7);
     const [scheme, value] = header.split(/\s+/, 2);
     if (scheme?.toLowerCase() === "bearer" && value) return value;
     if (scheme?.toLowerCase() === "basic" && value) {
@@ -118,17 +153,40 @@ export function tokenOf(req: IncomingMessage, url: URL): string | undefined {
   return url.searchParams.get("token") || undefined;
 }
 
-/** Reads a whole request body, refusing more than `maxBytes` (413) and gunzipping gzip bodies. */
+/**
+ * Reads a whole request body, refusing more than `maxBytes` (413, and the request is destroyed) and gunzipping
+ * gzip bodies. Rejects when the request fails or closes before its end.
+ */
 export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes)
-      throw new ApiError(413, "payload too large", `request body exceeds ${maxBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (err: unknown, body?: Buffer) => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+      if (err === undefined) resolve(body ?? Buffer.alloc(0));
+      else reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      settle(new ApiError(413, "payload too large", `request body exceeds ${maxBytes} bytes`));
+      req.destroy();
+    };
+    const onEnd = () => settle(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    const onError = (err: Error) => settle(err);
+    const onClose = () => settle(new Error("the client closed the connection before the request body ended"));
+    if (req.readableEnded) return onEnd();
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("close", onClose);
+  });
   if (req.headers["content-encoding"]?.toLowerCase() !== "gzip") return raw;
   try {
     return await gunzipAsync(raw);

@@ -13,6 +13,7 @@ import {
   UpdateJobRequest,
 } from "../control-plane/schemas.ts";
 import { ApiError, invalidRequest, notFound } from "./api-error.ts";
+import { AvailableJobs } from "./available-jobs.ts";
 import { defaultExecutionTimeoutNs, JOB_TIMEOUT_DEFAULTS_MS } from "./defaults.ts";
 import { ID_PREFIX, isoAt, newId } from "./ids.ts";
 import { EnqueueJobInputSchema, type ExecutionRecord, type JobDetail, type JobRecord } from "./model.ts";
@@ -54,10 +55,16 @@ const GROUP_BY_TYPE: Readonly<Record<string, string | undefined>> = GROUP_OF_TYP
 export class JobEngine {
   readonly #store: ControlPlaneStore;
   readonly #deps: JobEngineDeps;
+  /** The available jobs by runner (for the long-poll); kept in step with every status change below. */
+  readonly #available = new AvailableJobs();
 
   constructor(store: ControlPlaneStore, deps: JobEngineDeps) {
     this.#store = store;
     this.#deps = deps;
+    for (const id of store.activeJobIds) {
+      const record = store.jobs.get(id);
+      if (record?.job.status === "available") this.#available.add(record);
+    }
   }
 
   /** Creates a job for a runner, `available` at once, with Nuon's default timeouts. */
@@ -144,15 +151,7 @@ export class JobEngine {
 
   /** The newest available job of a runner in a group (`any` or empty: every group). */
   newestAvailable(runnerId: string, group: string): JobRecord | undefined {
-    let newest: JobRecord | undefined;
-    for (const id of this.#store.activeJobIds) {
-      const record = this.#store.jobs.get(id);
-      if (record === undefined || record.job.runner_id !== runnerId || record.job.status !== "available")
-        continue;
-      if (group !== "any" && group !== "" && record.job.group !== group) continue;
-      if (newest === undefined || record.seq > newest.seq) newest = record;
-    }
-    return newest;
+    return this.#available.newest(runnerId, group);
   }
 
   /**
@@ -194,6 +193,7 @@ export class JobEngine {
       updated_at: now,
     });
     job.availableAtMs = undefined;
+    this.#available.remove(job);
     this.#deps.jobChanged(jobId);
     return exec;
   }
@@ -238,6 +238,7 @@ export class JobEngine {
     else {
       job.job.status = status;
       job.job.updated_at = isoAt(this.#deps.nowMs());
+      this.#available.remove(job);
       this.#deps.jobChanged(jobId);
     }
     return job;
@@ -287,6 +288,7 @@ export class JobEngine {
     job.job.finished_at = undefined;
     job.availableAtMs = nowMs;
     this.#store.activeJobIds.add(job.job.id);
+    this.#available.add(job);
     this.#deps.jobChanged(job.job.id);
     this.#deps.jobAvailable(job);
   }
@@ -305,6 +307,7 @@ export class JobEngine {
     });
     job.availableAtMs = undefined;
     this.#store.activeJobIds.delete(job.job.id);
+    this.#available.remove(job);
     this.#deps.jobChanged(job.job.id);
   }
 }

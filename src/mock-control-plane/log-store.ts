@@ -140,14 +140,36 @@ export class LogStore {
     const stream = this.#streams.get(streamId);
     const executions: Record<string, ExecutionLogStats> = {};
     if (stream === undefined) {
-      const zero = { requests: 0, records: 0, evicted: 0, duplicates: 0, duplicateRequests: 0 };
-      return { ...zero, kept: 0, executions };
+      return {
+        requests: 0,
+        records: 0,
+        evicted: 0,
+        duplicates: 0,
+        duplicateRequests: 0,
+        kept: 0,
+        executions,
+      };
     }
     for (const [id, seen] of stream.seen) {
-      const counts = stream.executions.get(id) ?? { received: 0, droppedByRunner: 0 };
-      executions[id] = { lastSeq: seen.max, ...counts, missing: seen.max - seen.covered };
+      const counts = stream.executions.get(id);
+      const max = seen.max;
+      executions[id] = {
+        lastSeq: max,
+        received: counts?.received ?? 0,
+        droppedByRunner: counts?.droppedByRunner ?? 0,
+        missing: max - seen.covered,
+      };
     }
-    return { ...stream.counts, kept: stream.kept, executions };
+    const { counts } = stream;
+    return {
+      requests: counts.requests,
+      records: counts.records,
+      evicted: counts.evicted,
+      duplicates: counts.duplicates,
+      duplicateRequests: counts.duplicateRequests,
+      kept: stream.kept,
+      executions,
+    };
   }
 
   /** Replays a stream's file (at start, before any request); a torn last frame is cut off. */

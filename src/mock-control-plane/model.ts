@@ -2,7 +2,7 @@
  * The embedded control plane's records and the shapes its admin API returns. Wire shapes come from
  * src/control-plane/schemas.ts; records add what the server needs to remember (plans, results, logs, locks).
  */
-import { z } from "zod";
+import * as z from "zod";
 import {
   type CreateResultRequest,
   DurationNs,
@@ -11,6 +11,7 @@ import {
   type HeartBeat,
   JOB_GROUPS,
   type Job,
+  type JobStatus,
   type RunnerProcess,
   type RunnerSettings,
   type StepStatus,
@@ -58,10 +59,10 @@ export const EnqueueJobInputSchema = z.strictObject({
   metadata: z.record(z.string(), z.string()).optional(),
   owner_id: z.string().optional(),
   owner_type: z.string().optional(),
-  queue_timeout: DurationNs.optional(),
-  available_timeout: DurationNs.optional(),
-  execution_timeout: DurationNs.optional(),
-  overall_timeout: DurationNs.optional(),
+  queue_timeout: z.optional(DurationNs),
+  available_timeout: z.optional(DurationNs),
+  execution_timeout: z.optional(DurationNs),
+  overall_timeout: z.optional(DurationNs),
   /** Default 1. */
   max_executions: z.number().int().positive().optional(),
 }) satisfies z.ZodType<EnqueueJobInput>;
@@ -99,6 +100,16 @@ export type JobDetail = JobFields & {
   logStats: LogStreamStats;
   plan: unknown;
 };
+
+/**
+ * What `job:changed` carries: where a job stands, cheap to build on every change (a JobDetail copies the job,
+ * its executions and its log counters). `executionCount` > 0 once the job was claimed.
+ */
+export interface JobChange {
+  id: string;
+  status?: JobStatus;
+  executionCount: number;
+}
 
 /** A job as stored. */
 export interface JobRecord {

@@ -1,5 +1,5 @@
 /** Runners: registration, settings, heartbeats and health, health checks, processes and their shutdowns. */
-import { z } from "zod";
+import * as z from "zod";
 import {
   CreateProcessRequest,
   type HealthCheck,

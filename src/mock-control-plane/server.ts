@@ -13,7 +13,7 @@ import { createRequestHandler } from "./handler.ts";
 import { Router } from "./http.ts";
 import { newToken } from "./ids.ts";
 import { JobEngine } from "./jobs.ts";
-import type { EnqueueJobInput, JobDetail } from "./model.ts";
+import type { EnqueueJobInput, JobChange, JobDetail } from "./model.ts";
 import { loadSnapshot, StatePersister } from "./persistence.ts";
 import { JobReports } from "./reports.ts";
 import { adminRoutes, listDetails } from "./routes/admin.ts";
@@ -31,7 +31,7 @@ import { jobToWire } from "./views.ts";
 import { waitForJob } from "./wait-for-job.ts";
 
 export type { DecodedLogRecord } from "../otlp/logs-proto.ts";
-export type { EnqueueJobInput, ExecutionDetail, JobDetail, StepUpdate } from "./model.ts";
+export type { EnqueueJobInput, ExecutionDetail, JobChange, JobDetail, StepUpdate } from "./model.ts";
 
 /** Options of `startControlPlane`. */
 export interface ControlPlaneOptions {
@@ -82,7 +82,11 @@ export interface EmbeddedControlPlane {
   port: number;
   adminToken: string;
   admin: ControlPlaneAdmin;
-  /** Emits `job:updated` (JobDetail) after every change to a job, its executions or its logs. */
+  /**
+   * Emits, in the microtask after every change to a job, its executions or its logs (before the reply):
+   * `job:changed` (JobChange: id, status, execution count; cheap) then `job:updated` (the JobDetail, built
+   * only while someone listens to it).
+   */
   events: EventEmitter;
   /** Resolves with the job once `predicate` holds; rejects after `timeoutMs` (default 10 000) showing its status. */
   waitForJob(jobId: string, predicate: (job: JobDetail) => boolean, timeoutMs?: number): Promise<JobDetail>;
@@ -145,13 +149,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const flushEmits = () => {
     const ids = [...pendingEmits];
     pendingEmits.clear();
-    if (events.listenerCount("job:updated") === 0) return;
+    const changes = events.listenerCount("job:changed") > 0;
+    const details = events.listenerCount("job:updated") > 0;
     for (const id of ids) {
-      try {
-        events.emit("job:updated", jobs.detail(id));
-      } catch (err) {
-        logger.error({ err, jobId: id }, "a job:updated listener threw; the control plane carries on");
-      }
+      if (changes) emitSafely("job:changed", id, () => changeOf(id));
+      if (details) emitSafely("job:updated", id, () => jobs.detail(id));
+    }
+  };
+  const changeOf = (id: string): JobChange => {
+    const job = store.jobs.get(id)?.job;
+    return { id, status: job?.status, executionCount: job?.execution_count ?? 0 };
+  };
+  /** Emits `event` with what `payload` builds; a throw (building or in a listener) is logged, not raised. */
+  const emitSafely = (event: string, jobId: string, payload: () => unknown) => {
+    try {
+      events.emit(event, payload());
+    } catch (err) {
+      logger.error({ err, jobId, event }, "a job event listener threw; the control plane carries on");
     }
   };
   const services: Services = {

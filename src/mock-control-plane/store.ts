@@ -4,7 +4,7 @@
  * records live in the LogStore (log-store.ts), persisted in `<stateDir>/logs/`, not in the snapshot.
  */
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { TERMINAL_JOB_STATUSES } from "../control-plane/schemas.ts";
 import { newId, newToken } from "./ids.ts";
 import { legacyRecordsBody } from "./legacy-logs.ts";

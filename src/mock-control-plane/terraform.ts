@@ -3,7 +3,7 @@
  * semantics: 200 when granted, 409 with the holder's lock info when another lock ID holds it), and the
  * `terraform show -json` snapshots the runner pushes after apply. Workspaces are created on first use.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { TerraformLockInfo as LockInfoSchema, type TerraformLockInfo } from "../control-plane/schemas.ts";
 import { ApiError, notFound } from "./api-error.ts";
 import { ID_PREFIX, isoAt, newId } from "./ids.ts";

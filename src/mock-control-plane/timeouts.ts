@@ -13,7 +13,8 @@ import { isExecutionRunning } from "./views.ts";
 
 /** Applies every timeout that has passed at `nowMs`. */
 export function applyTimeouts(store: ControlPlaneStore, engine: JobEngine, nowMs: number): void {
-  for (const id of [...store.activeJobIds]) {
+  // Deleting the current entry while iterating a Set is safe, and a job the rules touch is already in it.
+  for (const id of store.activeJobIds) {
     const job = store.jobs.get(id);
     if (job !== undefined) checkJob(store, engine, job, nowMs);
   }
@@ -22,10 +23,11 @@ export function applyTimeouts(store: ControlPlaneStore, engine: JobEngine, nowMs
 function checkJob(store: ControlPlaneStore, engine: JobEngine, job: JobRecord, nowMs: number): void {
   const fields = job.job;
   const createdMs = Date.parse(fields.created_at ?? "");
-  const running = store.executionsOf(job).filter(isExecutionRunning);
   if (nowMs >= createdMs + nsToMs(fields.overall_timeout ?? 0)) {
     const now = isoAt(nowMs);
-    for (const exec of running) Object.assign(exec.execution, { status: "timed-out", updated_at: now });
+    for (const exec of store.executionsOf(job).filter(isExecutionRunning)) {
+      Object.assign(exec.execution, { status: "timed-out", updated_at: now });
+    }
     engine.finish(job, "timed-out", "job exceeded its overall timeout");
     return;
   }
@@ -37,7 +39,7 @@ function checkJob(store: ControlPlaneStore, engine: JobEngine, job: JobRecord, n
     }
     return;
   }
-  for (const exec of running) {
+  for (const exec of store.executionsOf(job).filter(isExecutionRunning)) {
     const startedMs = Date.parse(exec.execution.created_at ?? "");
     if (nowMs < startedMs + nsToMs(fields.execution_timeout ?? 0)) continue;
     Object.assign(exec.execution, { status: "timed-out", updated_at: isoAt(nowMs) });

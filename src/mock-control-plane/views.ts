@@ -16,7 +16,9 @@ import type {
  */
 export function omitZero<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(value)) {
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const field: unknown = value[key];
     if (field === undefined || field === null || field === "" || field === 0) continue;
     out[key] = field;
   }
@@ -25,7 +27,7 @@ export function omitZero<T extends object>(value: T): T {
 
 /** An execution on the wire (GET executions, the claim's 201). */
 export function executionToWire(record: ExecutionRecord): ExecutionFields {
-  return omitZero({ ...record.execution });
+  return omitZero(record.execution);
 }
 
 /** A job on the wire; `executions` are included newest first when given (GET job sends the newest one). */
@@ -33,7 +35,7 @@ export function jobToWire(
   record: JobRecord,
   executions?: ExecutionRecord[],
 ): JobFields & { executions?: ExecutionFields[] } {
-  const wire: JobFields & { executions?: ExecutionFields[] } = omitZero({ ...record.job });
+  const wire: JobFields & { executions?: ExecutionFields[] } = omitZero(record.job);
   if (executions !== undefined && executions.length > 0) wire.executions = executions.map(executionToWire);
   return wire;
 }
@@ -56,23 +58,32 @@ export function jobToDetail(
     if (exec.steps.length > 0) out.steps = [...exec.steps];
     return out;
   });
-  const detail = {
-    ...omitZero({ ...record.job }),
-    executions: detailed,
-    logStats: logs.stats(logStreamId),
-    plan: record.plan,
-  } as Omit<JobDetail, "logs">;
-  Object.defineProperty(detail, "logs", {
-    enumerable: true,
-    configurable: true,
-    get() {
-      const value = logs.records(logStreamId);
-      Object.defineProperty(detail, "logs", { value, enumerable: true, writable: true, configurable: true });
-      return value;
-    },
-  });
+  const detail = omitZero(record.job) as Omit<JobDetail, "logs">;
+  detail.executions = detailed;
+  detail.logStats = logs.stats(logStreamId);
+  detail.plan = record.plan;
+  Object.defineProperty(detail, LOGS_SOURCE, { value: { logs, logStreamId } });
+  Object.defineProperty(detail, "logs", LAZY_LOGS);
   return detail as JobDetail;
 }
+
+/** Where a detail's lazy `logs` come from: a non-enumerable key, so copies, JSON and equality never see it. */
+const LOGS_SOURCE = Symbol("logsSource");
+
+/**
+ * The one accessor all details share for `logs`: the first read decodes the records and replaces it with a
+ * plain property. (A getter closed over each detail made building one several times slower.)
+ */
+const LAZY_LOGS: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: { [LOGS_SOURCE]?: { logs: Pick<LogStore, "records">; logStreamId: string } }): unknown {
+    const source = this[LOGS_SOURCE];
+    const value = source === undefined ? [] : source.logs.records(source.logStreamId);
+    Object.defineProperty(this, "logs", { value, enumerable: true, writable: true, configurable: true });
+    return value;
+  },
+};
 
 /** True while an execution may still change (pending, initializing, in-progress, cleaning-up, unknown). */
 export function isExecutionRunning(record: ExecutionRecord): boolean {

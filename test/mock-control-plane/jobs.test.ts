@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { EmbeddedControlPlane } from "../../src/mock-control-plane/server.ts";
+import type { EmbeddedControlPlane, JobChange, JobDetail } from "../../src/mock-control-plane/server.ts";
 import { call, claim, setStatus, withRunner } from "./helpers.ts";
 
 let cp: EmbeddedControlPlane | undefined;
@@ -93,6 +93,24 @@ describe("jobs and executions", () => {
     });
     const wire = await as(`/v1/runner-jobs/${job.id}`);
     expect(wire.json).toMatchObject({ status: "finished", executions: [{ id: execId, status: "finished" }] });
+  });
+
+  it("announces every change as job:changed (status, execution count) and job:updated (the detail), before the reply", async () => {
+    const { cp, runner } = await setup();
+    const seen: string[] = [];
+    cp.events.on("job:changed", (c: JobChange) => seen.push(`changed ${c.status} ${c.executionCount}`));
+    cp.events.on("job:updated", (d: JobDetail) => seen.push(`updated ${d.status} ${d.executions.length}`));
+    const job = cp.admin.enqueueJob(runner.id, { type: "noop" });
+    await Promise.resolve();
+    expect(seen).toEqual(["changed available 0", "updated available 0"]);
+    const execId = await claim(cp, runner.token, job.id);
+    await setStatus(cp, runner.token, job.id, execId, "finished");
+    expect(seen.slice(2)).toEqual([
+      "changed in-progress 1",
+      "updated in-progress 1",
+      "changed finished 1",
+      "updated finished 1",
+    ]);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseGoDurationMs } from "../../src/mock-control-plane/go-duration.ts";
 import type { EmbeddedControlPlane } from "../../src/mock-control-plane/server.ts";
-import { withRunner } from "./helpers.ts";
+import { claim, setStatus, withRunner } from "./helpers.ts";
 
 let cp: EmbeddedControlPlane | undefined;
 afterEach(async () => {
@@ -35,6 +35,49 @@ describe("the long-poll tail route", () => {
     const newest = ctx.cp.admin.enqueueJob(ctx.runner.id, { type: "noop" });
     const res = await ctx.as(`/v1/runners/${ctx.runner.id}/jobs/tail?group=operations&wait=25s`);
     expect((res.json as { id: string }[]).map((j) => j.id)).toEqual([newest.id]);
+  });
+
+  it("offers the newest job still available as jobs are claimed, and an older job again once re-offered", async () => {
+    const ctx = await withRunner();
+    cp = ctx.cp;
+    const tail = async () =>
+      ((await ctx.as(`/v1/runners/${ctx.runner.id}/jobs/tail?wait=1ms`)).json as { id: string }[]).map(
+        (j) => j.id,
+      );
+    const oldest = ctx.cp.admin.enqueueJob(ctx.runner.id, { type: "noop", max_executions: 2 });
+    const middle = ctx.cp.admin.enqueueJob(ctx.runner.id, { type: "terraform-deploy" });
+    const newest = ctx.cp.admin.enqueueJob(ctx.runner.id, { type: "noop" });
+    expect(await tail()).toEqual([newest.id]);
+    await claim(ctx.cp, ctx.runner.token, newest.id);
+    expect(await tail()).toEqual([middle.id]);
+    const first = await claim(ctx.cp, ctx.runner.token, oldest.id);
+    expect(await tail()).toEqual([middle.id]);
+    ctx.cp.admin.cancelJob(middle.id);
+    expect(await tail()).toEqual([]);
+    await setStatus(ctx.cp, ctx.runner.token, oldest.id, first, "cancelled"); // re-offered: 1 of 2 used
+    expect(await tail()).toEqual([oldest.id]);
+    const later = ctx.cp.admin.enqueueJob(ctx.runner.id, { type: "noop" });
+    expect(await tail()).toEqual([later.id]);
+  });
+
+  it("forgets a poll whose client went away: the next job wakes the poll still waiting", async () => {
+    const ctx = await withRunner();
+    cp = ctx.cp;
+    const gone = new AbortController();
+    const abandoned = fetch(`${ctx.cp.url}/v1/runners/${ctx.runner.id}/jobs/tail?wait=20s`, {
+      headers: { authorization: `Bearer ${ctx.runner.token}` },
+      signal: gone.signal,
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gone.abort();
+    await abandoned;
+    const waiting = ctx.as(`/v1/runners/${ctx.runner.id}/jobs/tail?wait=5s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = performance.now();
+    const job = ctx.cp.admin.enqueueJob(ctx.runner.id, { type: "noop" });
+    const res = await waiting;
+    expect(res.json).toMatchObject([{ id: job.id }]);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it("returns [] after the wait when nothing arrives", async () => {

@@ -2,7 +2,7 @@
  * The admin API (admin token): register runners, change settings, enqueue and inspect jobs, cancel, ask a
  * process to shut down, read request counts. Not part of Nuon's runner API; see docs/control-plane.md.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { RunnerSettings } from "../../control-plane/schemas.ts";
 import type { Route, RouteContext } from "../http.ts";
 import { parseBody } from "../runners.ts";
