@@ -7,7 +7,7 @@
  */
 import type { EC2ClientConfig } from "@aws-sdk/client-ec2";
 import type { MetadataService } from "@aws-sdk/ec2-metadata-service";
-import { z } from "zod";
+import * as z from "zod";
 
 /** An EC2 instance, as its metadata service describes it. */
 export interface AwsInstance {

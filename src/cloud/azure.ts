@@ -6,7 +6,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import { request } from "undici";
-import { z } from "zod";
+import * as z from "zod";
 
 /** An Azure virtual machine, as its metadata service describes it. */
 export interface AzureInstance {

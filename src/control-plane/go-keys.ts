@@ -3,7 +3,7 @@
  * swagger shows camelCase ("workspaceID"). Go decodes them case-insensitively; so must we. Used by the job
  * plans' (classic zod) schemas, so it stays on classic zod, out of schemas.ts which the idle runner loads.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Wraps an object schema so that input keys matching a declared key case-insensitively are renamed to the

@@ -7,7 +7,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import YAML from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { parseDurationMs } from "../config/duration.ts";
 import { JOB_OPERATIONS } from "../control-plane/schemas.ts";
 import { checkDag } from "./dag.ts";

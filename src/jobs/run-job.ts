@@ -13,7 +13,8 @@
  * The terminal status and the result are returned as a JobOutcome; the agent delivers them (retrying until
  * the control plane acknowledges), so a control-plane outage never loses a finished job.
  */
-import { ZodError, z } from "zod";
+import * as z from "zod/mini";
+import { $ZodError } from "zod/v4/core";
 import type { ControlPlaneApi, ResultInput } from "../control-plane/api.ts";
 import type { Execution, ExecutionStatus, Job } from "../control-plane/schemas.ts";
 import { nsToMs } from "../control-plane/schemas.ts";
@@ -98,7 +99,7 @@ export interface RunJobInput {
 
 /** Turns any thrown value into a message; zod errors name the field path. */
 export function describeError(err: unknown): string {
-  if (err instanceof ZodError) return `the plan is invalid: ${z.prettifyError(err).replaceAll("\n", "; ")}`;
+  if (err instanceof $ZodError) return `the plan is invalid: ${z.prettifyError(err).replaceAll("\n", "; ")}`;
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }

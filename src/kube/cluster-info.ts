@@ -7,7 +7,7 @@
  * Runner extension: `token` — a bearer token for `endpoint` (Nuon's runner has no such field; it is for
  * run-local job files and for clusters reached with a service-account token).
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Go marshals nil maps as null. */
 const StringMap = z.record(z.string(), z.string()).nullish();

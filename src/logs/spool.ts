@@ -47,7 +47,7 @@ import {
   writevSync,
 } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import {
   type BatchPart,
   decodeFrame,
@@ -102,10 +102,10 @@ export const SpoolMeta = z.object({
 export type SpoolMeta = z.infer<typeof SpoolMeta>;
 
 const GapFile = z.object({
-  fromSeq: z.number().int(),
-  toSeq: z.number().int(),
-  records: z.number().int(),
-  bytes: z.number().int(),
+  fromSeq: z.number().check(z.int()),
+  toSeq: z.number().check(z.int()),
+  records: z.number().check(z.int()),
+  bytes: z.number().check(z.int()),
   time: z.number(),
 });
 

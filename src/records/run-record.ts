@@ -5,7 +5,7 @@
  * (start, end, duration, status), errors, redacted outputs, the snapshots `runner diff` compares, and the
  * event log with sequence numbers (job log lines are capped per job; the rest are counted as dropped).
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { AnyRunEvent, JobOutcome, RunSettingsView, RunStatus, StepKind } from "../events/events.ts";
 import type { JobSnapshot } from "./snapshots.ts";
 

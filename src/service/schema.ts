@@ -4,7 +4,7 @@
  * lands in the systemd unit is checked against a strict pattern, so no value can smuggle a newline (a new
  * directive) or a `%` specifier into the unit.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { parseDurationMs } from "../config/duration.ts";
 
 /** The job-running modes a service can run (`runner <mode>`). */

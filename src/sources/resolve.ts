@@ -2,7 +2,7 @@
  * One entry for handlers: turn a plan's `git_source {url, ref, path, recurse_submodules}`, or a local
  * directory (run-local), into a directory inside the job's workspace.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { caseInsensitiveKeys } from "../control-plane/go-keys.ts";
 import { assertRealPathInsideSync, resolveInside } from "../workspace/safe-path.ts";
 import { fetchGitSource, type GitAuth, type GitFetchLog } from "./git.ts";

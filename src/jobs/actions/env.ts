@@ -9,7 +9,7 @@
  * table-tested; the handler registers secret-named values with the redactor.
  */
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 /** Where the step writes its outputs. */
 export const OUTPUTS_ENV = "NUON_ACTIONS_OUTPUT_FILEPATH";

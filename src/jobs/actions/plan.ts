@@ -3,7 +3,7 @@
  * except `steps`; unknown fields are kept. A step runs inline contents (a script) or a command, optionally
  * inside a git source.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DurationNs } from "../../control-plane/schemas.ts";
 import { GitSourcePlan } from "../../sources/resolve.ts";
 

@@ -5,7 +5,7 @@
  * `docker_build_plan {build_args, target, context, dockerfile}` or
  * `container_image_pull_plan {image, tag, repo_config}`. Registry configs stay raw here: connect.ts parses them.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { caseInsensitiveKeys } from "../../control-plane/go-keys.ts";
 import { GitSourcePlan } from "../../sources/resolve.ts";
 

@@ -10,7 +10,7 @@
  * fetched by chart-source.ts. `helm.wait_timeout_seconds`: helm's --timeout (default: the job's execution
  * timeout less 10 s, at least 60 s).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ClusterInfo } from "../../kube/cluster-info.ts";
 import { type OciSourceRef, tagOrDigest } from "../oci-source.ts";
 

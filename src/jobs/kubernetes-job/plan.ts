@@ -14,7 +14,7 @@
  *    "ttl_seconds_after_finished": 3600, "restart_policy": "Never", "image_pull_timeout_seconds": 300}}
  * ```
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ClusterInfo } from "../../kube/cluster-info.ts";
 
 /** Default seconds a pod may stay unable to pull its image before the job fails: 300. */

@@ -14,7 +14,7 @@
  * - `kubernetes_manifest.wait` (default true) and `wait_timeout_seconds` (default 300): wait for
  *   Deployments, StatefulSets, DaemonSets and Jobs to be ready after an apply.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ClusterInfo } from "../../kube/cluster-info.ts";
 import { type OciSourceRef, tagOrDigest } from "../oci-source.ts";
 

@@ -10,7 +10,7 @@
  * Without a sha256 the checksum is fetched from `<url>.sha256`. Without a version any version is accepted,
  * as long as the binary runs and the service comes back healthy.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { RunnerSettings } from "../../control-plane/schemas.ts";
 import { parseSha256 } from "../../mng/binary-download.ts";
 

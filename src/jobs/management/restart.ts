@@ -3,7 +3,7 @@
  * SIGTERM to the runner alone (KillMode=mixed), waits while it drains (TimeoutStopSec), then starts it again;
  * the job finishes once the service is running again, and fails naming its state when it is not.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { loadServiceTarget } from "../../mng/service-target.ts";
 import type { JobHandler } from "../handler.ts";
 import type { ManagementDeps } from "./deps.ts";

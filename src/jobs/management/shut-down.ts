@@ -5,7 +5,7 @@
  * Nuon's runner only exits here and lets its supervisor restart it; this one takes the whole VM runner down,
  * so run `runner mng` with Restart=on-failure to let it stay down.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { loadServiceTarget } from "../../mng/service-target.ts";
 import type { JobHandler } from "../handler.ts";
 import type { ManagementDeps } from "./deps.ts";

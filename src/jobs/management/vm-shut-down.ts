@@ -6,7 +6,7 @@
  * so this job's `finished` status is still delivered. Nuon's runner shut the OS down instead, which leaves the
  * instance stopped-but-billed on Azure and depends on the instance's shutdown behaviour on AWS.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { describeInstance, detectCloud, stopInstance } from "../../cloud/detect.ts";
 import type { JobHandler } from "../handler.ts";
 import type { ManagementDeps } from "./deps.ts";

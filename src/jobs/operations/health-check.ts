@@ -3,7 +3,7 @@
  * last checked for work>}}` (PROTOCOL.md §3). The control plane asks for a restart when a value exceeds
  * 10 minutes, or when some loops report 0 while others do not, so values are never 0.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { JobHandler } from "../handler.ts";
 
 /** Health-check jobs carry no plan worth reading; anything is accepted. */

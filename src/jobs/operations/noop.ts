@@ -5,19 +5,22 @@
  * - `fail_message`: throw this message from execute.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../../zod-locale.ts";
 import type { JobHandler } from "../handler.ts";
 
-/** The noop plan: `null`/empty, or `{sleep_ms?, fail_message?}`. */
-export const NoopPlan = z
-  .looseObject({
-    /** Milliseconds to wait in execute; at most one day. */
-    sleep_ms: z.number().int().nonnegative().max(86_400_000).optional(),
-    /** When set, execute fails with this message. */
-    fail_message: z.string().min(1).optional(),
-  })
-  .nullish()
-  .transform((plan) => plan ?? {});
+/** The noop plan: `null`/empty, or `{sleep_ms?, fail_message?}`. zod/mini: the idle runner loads this. */
+export const NoopPlan = z.pipe(
+  z.nullish(
+    z.looseObject({
+      /** Milliseconds to wait in execute; at most one day. */
+      sleep_ms: z.optional(z.number().check(z.int(), z.nonnegative(), z.maximum(86_400_000))),
+      /** When set, execute fails with this message. */
+      fail_message: z.optional(z.string().check(z.minLength(1))),
+    }),
+  ),
+  z.transform((plan) => plan ?? {}),
+);
 export type NoopPlan = z.infer<typeof NoopPlan>;
 
 /** Creates the noop handler. */

@@ -5,7 +5,7 @@
  * (they are aborted with reason `drain`). Nuon's runner also PATCHes the *job* `finished` for a forced
  * shut-down; the control plane derives the job status from the execution anyway, so this runner does not.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { JobHandler } from "../handler.ts";
 
 const AnyPlan = z.unknown();

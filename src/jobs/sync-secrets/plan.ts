@@ -9,7 +9,7 @@
  * - `"json"`: the value is a JSON object; each of its keys becomes a data key (strings as they are, other
  *   values as JSON text); `key_name` is not used.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { AwsAuth, ClusterInfo } from "../../kube/cluster-info.ts";
 
 /** The formats a synced secret may have. */

@@ -4,7 +4,7 @@
  * value on the wire, because downstream components and actions read them from there; the handler registers
  * those values with its redactor so they never reach a log line, and shows them masked anywhere else.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const OutputJson = z.record(
   z.string(),

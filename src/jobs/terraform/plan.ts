@@ -9,7 +9,7 @@
  * - `git_source` on a DeployPlan (Nuon sends it only on SandboxRunPlan);
  * - `src_tag` may be a digest (`sha256:…`), which pins the OCI artifact.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { TerraformBackendConfig } from "../../control-plane/go-keys.ts";
 import { GitSourcePlan } from "../../sources/resolve.ts";
 import { tagOrDigest } from "../oci-source.ts";

@@ -2,7 +2,7 @@
  * OCI and Docker v2 manifests and indexes as zod schemas (loose: unknown fields are kept, and the raw bytes
  * are what gets copied, so nothing is lost), plus the fetched-manifest type the client returns.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { OciError } from "./errors.ts";
 import { isImageManifestMediaType, isIndexMediaType } from "./media-types.ts";
 

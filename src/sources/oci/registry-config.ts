@@ -15,7 +15,7 @@
  * - `gar` without `OCIAuth`: exchanging Google identities is not supported yet;
  * - `public_oci`/`private_oci` without `OCIAuth`: anonymous (token services still hand out pull tokens).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { caseInsensitiveKeys } from "../../control-plane/go-keys.ts";
 import { OciError } from "./errors.ts";
 import { type ImageReference, parseReference } from "./reference.ts";

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 
 /** The fields of Chart.yaml every chart has; the rest is kept as it is. */
 export const ChartMetadata = z.looseObject({

@@ -1,5 +1,5 @@
 /** The oci-sync plan (`SyncOCIPlan`, PROTOCOL.md §1.8): `src_registry`, `src_tag`, `dst_registry`, `dst_tag`. */
-import { z } from "zod";
+import * as z from "zod";
 import { SandboxMode } from "../../build/plan.ts";
 
 /** The sync plan; registry configs stay raw (connect.ts parses them). */
