@@ -4,7 +4,7 @@
  * `node -e 0` for what Node's own startup costs), and one durable atomic file write (what a journal entry costs).
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, open, rename, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
@@ -62,30 +62,33 @@ export async function spawnFloorMs(file: string, args: string[] = [], count = 20
   return median(samples);
 }
 
-/**
- * Median ms of one durable atomic file write in the temporary directory's filesystem (where the benchmark
- * runners keep their state): write + fsync, rename, fsync of the directory — what the runner's journal does
- * for each change.
- */
-export async function durableWriteFloorMs(count = 30): Promise<number> {
+/** What one journal change costs in the temporary directory's filesystem, median ms (journal-slots.ts). */
+export interface JournalWriteFloors {
+  /** A write in place of a slot file (on the job's path: the claim, the outcome). */
+  writeMs: number;
+  /** The fdatasync that follows it (off the job's path, unless RUNNER_JOURNAL_SYNC=always). */
+  datasyncMs: number;
+}
+
+/** Times `count` journal-like changes: a ~300-byte write in place at offset 0 of an open file, then fdatasync. */
+export async function journalWriteFloors(count = 30): Promise<JournalWriteFloors> {
   const dir = await mkdtemp(join(tmpdir(), "runner-bench-fsync-"));
+  const fh = await open(join(dir, "journal.0"), "w+", 0o600);
   try {
-    const samples: number[] = [];
+    const writes: number[] = [];
+    const syncs: number[] = [];
     for (let i = 0; i < count; i++) {
+      const data = Buffer.from(`runner-journal 2 ${i} 300 ${"0".repeat(64)}\n${"x".repeat(300)}`);
       const t0 = performance.now();
-      const tmp = join(dir, "journal.json.tmp");
-      const fh = await open(tmp, "w", 0o600);
-      await fh.writeFile(`{"version":1,"entries":[${i}]}\n`);
-      await fh.sync();
-      await fh.close();
-      await rename(tmp, join(dir, "journal.json"));
-      const dh = await open(dir, "r");
-      await dh.sync();
-      await dh.close();
-      samples.push(performance.now() - t0);
+      await fh.write(data, 0, data.length, 0);
+      const t1 = performance.now();
+      await fh.datasync();
+      writes.push(t1 - t0);
+      syncs.push(performance.now() - t1);
     }
-    return median(samples);
+    return { writeMs: median(writes), datasyncMs: median(syncs) };
   } finally {
+    await fh.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

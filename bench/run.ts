@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { type EmbeddedControlPlane, startControlPlane } from "../src/mock-control-plane/server.ts";
 import { noopThroughput, sequentialNoops } from "./agent-jobs.ts";
 import { buildBenchBundle } from "./bundle.ts";
-import { durableWriteFloorMs, httpRoundTripFloor, spawnFloorMs } from "./floors.ts";
+import { httpRoundTripFloor, journalWriteFloors, spawnFloorMs } from "./floors.ts";
 import { machineInfo } from "./machine.ts";
 import { heartbeatGapUnderOutput } from "./output-flood.ts";
 import { renderResults, replaceResults } from "./report.ts";
@@ -69,7 +69,7 @@ async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quic
   const notes: string[] = [];
   const spawnTrueMs = await spawnFloorMs("true");
   const spawnNodeMs = await spawnFloorMs(NODE, ["-e", "0"], 5);
-  const durableWriteMs = await durableWriteFloorMs();
+  const journalWrite = await journalWriteFloors();
   const nodeRssMb = await bareNodeRssMb();
   const firstPoll = await attempt("time to first poll (bundle)", () => firstPollSamples(entry, 3));
   const firstPollSources = await attempt("time to first poll (sources)", () =>
@@ -95,9 +95,9 @@ async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quic
   notes.push(
     `Floors: loopback round trip ${formatMs(rtt.p50Ms)} p50, ${formatMs(rtt.p99Ms)} p99 (GET settings on a ` +
       `keep-alive connection); spawn of true ${formatMs(spawnTrueMs)}; node -e 0 ${formatMs(spawnNodeMs)}; ` +
-      `one durable atomic write in ${tmpdir()} (write, fsync, rename, fsync of the directory) ` +
-      `${formatMs(durableWriteMs)}; two of them (the claim, the outcome) are on each noop job's path, ` +
-      `shared between concurrent jobs (the journal group-commits).`,
+      `one journal change in ${tmpdir()}: a write in place ${formatMs(journalWrite.writeMs)} (on a job's path ` +
+      `twice, the claim and the outcome, shared between concurrent jobs), then its fdatasync ` +
+      `${formatMs(journalWrite.datasyncMs)} (off the path, RUNNER_JOURNAL_SYNC=background).`,
   );
   const floors = { rttP50Ms: rtt.p50Ms, rttP99Ms: rtt.p99Ms, spawnTrueMs, spawnNodeMs, nodeRssMb };
   return {

@@ -24,7 +24,7 @@ export interface AgentOptions {
   version: string;
   /** Directory of the journal (one per runner process). */
   stateDir: string;
-  /** Journal file name in stateDir; default "journal.json". */
+  /** Journal base name in stateDir (slots `<name>.0`, `<name>.1`); default "journal". */
   journalFileName?: string;
   /** When a journal change counts as done (journal.ts); default "background". */
   journalSync?: JournalSync;

@@ -1,32 +1,36 @@
 /**
- * The restart journal: a small file in the state directory listing the executions this runner holds. An
- * entry is written after the claim succeeds and before any step runs, and removed once the terminal status is
- * acknowledged. Entries found at startup belong to a process that died (kill -9, OOM, power loss): the agent
- * reports them failed (or with the outcome they already had) and never runs them again.
+ * The restart journal: what executions this runner holds, in the state directory. An entry is written after
+ * the claim succeeds and before any step runs, and removed once the terminal status is acknowledged. Entries
+ * found at startup belong to a process that died (kill -9, OOM, power loss): the agent reports them failed
+ * (or with the outcome they already had) and never runs them again.
  *
- * Writes are atomic (temporary file, rename) and serialized, so a crash leaves either the old or the new
- * journal, never a torn one. They are group-committed (group-commit.ts): changes made while a write is in
- * flight go out together in the next one, and each call resolves once the write holding its change is done.
+ * On disk: two slot files, `<name>.0` and `<name>.1`, written in turn and in place (journal-slots.ts: a
+ * header with a sequence number and a checksum, then the JSON body). A write goes to the slot that does not
+ * hold the newest state, so a write cut short spoils only that slot and the other still holds the state
+ * before it; the newest valid slot wins at startup. Writes are serialized and group-committed
+ * (group-commit.ts): changes made while a write is in flight go out together in the next one, and each call
+ * resolves once the write holding its change is done. No file is created or renamed per write.
  *
- * Two durabilities (`sync`): with `background` (the default) a call resolves once its change is renamed into
- * place, which survives the end of the process (kill -9, OOM: the kernel keeps the written pages), and the
- * file and its directory are fsynced right after, off the job's path (also group-committed), so a machine
- * crash can lose at most the last few milliseconds of changes. An execution missing from the journal after a
- * power loss is not run twice (its claim is at the control plane), it is only reported late: by the control
- * plane's own timeouts instead of at the next start. With `always`, each call resolves only once its change
- * is fsynced (about 2 ms more per write on a virtual disk). An empty journal file — what an unsynced rename
- * can leave after a power loss on some filesystems — is read as "nothing held", with a warning.
+ * Two durabilities (`sync`): with `background` (the default) a call resolves once its change is written,
+ * which survives the end of the process (kill -9, OOM: the kernel keeps the written pages), and the slot is
+ * fdatasynced right after, off the job's path (also group-committed), so a machine crash can lose at most
+ * the last few milliseconds of changes. An execution missing from the journal after a power loss is not run
+ * twice (its claim is at the control plane), it is only reported late: by the control plane's own timeouts
+ * instead of at the next start. With `always`, each call resolves only once its change is fdatasynced. Two
+ * empty slots where one had been written (what a power loss can leave before the first sync) read as
+ * "nothing held", with a warning; two spoiled slots refuse to start, naming the files.
  *
  * A lock file (`<name>.lock`, holding the pid) refuses a second live process on the same journal, which
  * would otherwise report the first one's jobs as orphans.
  */
-import { type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import * as z from "zod/mini";
 import "../zod-locale.ts";
 import type { TerminalStatus } from "../jobs/run-job.ts";
 import { createGroupCommit } from "./group-commit.ts";
+import { decodeSlot, encodeSlot, newestSlot, type SlotRead } from "./journal-slots.ts";
 
 /** A terminal outcome that was computed but maybe not yet acknowledged by the control plane. */
 export const PendingOutcome = z.object({
@@ -53,11 +57,11 @@ export const JournalEntry = z.object({
 });
 export type JournalEntry = z.infer<typeof JournalEntry>;
 
-const JournalFile = z.object({ version: z.literal(1), entries: z.array(JournalEntry) });
+const JournalBody = z.object({ entries: z.array(JournalEntry) });
 
 /** The journal of one runner process. */
 export interface Journal {
-  /** The journal file path. */
+  /** The journal's base path: its slots are `<path>.0` and `<path>.1`, its lock `<path>.lock`. */
   readonly path: string;
   /** Takes the lock and reads what a previous process left; call once before any add. */
   open(): Promise<JournalEntry[]>;
@@ -86,38 +90,59 @@ export class JournalLockedError extends Error {
 export interface JournalOptions {
   /** The state directory (created 0700 when missing). */
   dir: string;
-  /** File name; default `journal.json`. */
+  /** Base file name; default `journal`. */
   fileName?: string;
-  /** When a call resolves: `background` (renamed into place; fsync follows off the path) or `always`
-   * (fsynced); default `background`. */
+  /** When a call resolves: `background` (written; fdatasync follows off the path) or `always` (fdatasynced);
+   * default `background`. */
   sync?: JournalSync;
-  /** Told when the journal was found empty at open (a torn write after a machine crash). */
+  /** Told when both slots were found empty although the journal had been written (a power loss before the
+   * first sync). */
   onEmptyFile?: (path: string) => void;
 }
 
 /** When a journal change counts as done (see the module comment). */
 export type JournalSync = "background" | "always";
 
-/** Writes `text` to `path` atomically (temporary file, rename); fsyncs the file first when `durable`. */
-async function writeAtomic(path: string, text: string, durable: boolean): Promise<void> {
-  // one writer per journal (the lock), so a fixed temporary name is safe; a crash's leftover is overwritten
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(text);
-    if (durable) await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
+/** Reads the entries a journal at `path` (its base path) holds; [] when it has none. Throws when both slots
+ * are spoiled. */
+export async function readJournal(path: string): Promise<JournalEntry[]> {
+  const reads = await Promise.all([0, 1].map((i) => readSlot(`${path}.${i}`)));
+  return parseNewest(path, reads)?.entries ?? [];
 }
 
-/** fsyncs the directory holding the journal (the rename); some filesystems refuse, the rename stays atomic. */
-async function syncDir(dir: FileHandle): Promise<void> {
+async function readSlot(file: string): Promise<SlotRead | undefined> {
   try {
-    await dir.sync();
-  } catch {
-    // refused on this filesystem
+    return decodeSlot(await readFile(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** The newest valid slot parsed, with its index and sequence; undefined when no slot was ever written. */
+function parseNewest(
+  path: string,
+  reads: ReadonlyArray<SlotRead | undefined>,
+): { index: number; seq: number; entries: JournalEntry[] } | undefined {
+  const present = reads.map((r) => r ?? ({ kind: "empty" } as const));
+  const newest = newestSlot(present);
+  if (newest === undefined) {
+    const spoiled = present.flatMap((r, i) => (r.kind === "spoiled" ? [`${path}.${i}: ${r.reason}`] : []));
+    if (spoiled.length === 0) return undefined;
+    throw new Error(
+      `the journal ${path} is unreadable (${spoiled.join("; ")}); move its files away to start without it`,
+    );
+  }
+  try {
+    const body = JournalBody.parse(JSON.parse(newest.content.body));
+    return { index: newest.index, seq: newest.content.seq, entries: body.entries };
+  } catch (err) {
+    throw new Error(
+      `the journal ${path}.${newest.index} is unreadable; move its files away to start without it`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -132,46 +157,40 @@ function isAlive(pid: number): boolean {
 
 /** Creates a journal in `dir`. */
 export function createJournal(options: JournalOptions): Journal {
-  const fileName = options.fileName ?? "journal.json";
+  const fileName = options.fileName ?? "journal";
   const path = join(options.dir, fileName);
   const lockPath = `${path}.lock`;
+  const mode: JournalSync = options.sync ?? "background";
   let entries: JournalEntry[] = [];
   let locked = false;
-  let opened: Promise<FileHandle> | undefined;
+  /** The two slot files, open for writing in place (after open()). */
+  let slots: FileHandle[] = [];
+  /** The slot holding the newest state, and its sequence number. */
+  let current = 1;
+  let seq = 0;
+  /** Slots written since their last fdatasync. */
+  const unsynced = new Set<number>();
 
-  const mode: JournalSync = options.sync ?? "background";
-  const dirHandle = () => {
-    opened ??= open(options.dir, "r");
-    return opened.catch((err: unknown) => {
-      opened = undefined;
-      throw err;
-    });
-  };
   // each write snapshots `entries` as it starts: every change made before is in it
   const writer = createGroupCommit(async () => {
-    const text = `${JSON.stringify({ version: 1, entries }, null, 2)}\n`;
+    const slot = slots[1 - current];
+    if (slot === undefined) throw new Error(`the journal ${path} is not open`);
+    const data = encodeSlot(seq + 1, JSON.stringify({ entries }));
+    await slot.write(data, 0, data.length, 0);
+    seq += 1;
+    current = 1 - current;
     if (mode === "always") {
-      const dir = await dirHandle();
-      await writeAtomic(path, text, true);
-      await syncDir(dir);
+      await slot.datasync();
       return;
     }
-    await writeAtomic(path, text, false);
+    unsynced.add(current);
     void syncer.commit().catch(() => undefined); // the next start reads whatever is there; nothing to undo
   });
-  // with `background`: makes the file in place (whichever write renamed it last) and its directory durable
+  // with `background`: makes the slots written since their last sync durable
   const syncer = createGroupCommit(async () => {
-    const dir = await dirHandle();
-    const fh = await open(path, "r").catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    });
-    try {
-      await fh?.datasync();
-    } finally {
-      await fh?.close();
-    }
-    await syncDir(dir);
+    const dirty = [...unsynced];
+    unsynced.clear();
+    await Promise.all(dirty.map((i) => slots[i]?.datasync()));
   });
   const persist = () => writer.commit();
 
@@ -211,26 +230,27 @@ export function createJournal(options: JournalOptions): Journal {
     async open() {
       await mkdir(options.dir, { recursive: true, mode: 0o700 });
       await takeLock();
-      let text: string;
-      try {
-        text = await readFile(path, "utf8");
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-        throw err;
+      const reads = await Promise.all([0, 1].map((i) => readSlot(`${path}.${i}`)));
+      const found = parseNewest(path, reads);
+      // slot files that exist but hold nothing valid: every start writes one (below), so they were lost
+      if (found === undefined && reads.some((r) => r !== undefined)) options.onEmptyFile?.(path);
+      slots = await Promise.all([0, 1].map((i) => open(`${path}.${i}`, reads[i] ? "r+" : "w+", 0o600)));
+      if (found === undefined) {
+        // a first durable state, so that two empty slots at a later start mean lost writes
+        const first = slots[0] as FileHandle;
+        const data = encodeSlot(1, JSON.stringify({ entries: [] }));
+        await first.write(data, 0, data.length, 0);
+        await first.datasync();
       }
-      if (text.trim() === "") {
-        options.onEmptyFile?.(path);
-        return [];
+      if (reads.some((r) => r === undefined)) {
+        // new slot files: make their directory entries durable once (no file is created after this)
+        const dir = await open(options.dir, "r");
+        await dir.sync().catch(() => undefined); // some filesystems refuse fsync on a directory
+        await dir.close();
       }
-      let parsed: z.infer<typeof JournalFile>;
-      try {
-        parsed = JournalFile.parse(JSON.parse(text));
-      } catch (err) {
-        throw new Error(`the journal ${path} is unreadable; move it away to start without it`, {
-          cause: err,
-        });
-      }
-      entries = parsed.entries;
+      entries = found?.entries ?? [];
+      current = found?.index ?? 0;
+      seq = found?.seq ?? 1;
       return [...entries];
     },
     add(entry) {
@@ -258,9 +278,9 @@ export function createJournal(options: JournalOptions): Journal {
     async close() {
       await writer.settled();
       await syncer.settled();
-      const dir = opened;
-      opened = undefined;
-      await dir?.then((h) => h.close()).catch(() => undefined);
+      const open = slots;
+      slots = [];
+      await Promise.all(open.map((h) => h.close().catch(() => undefined)));
       if (locked) {
         locked = false;
         await rm(lockPath, { force: true });

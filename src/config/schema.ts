@@ -21,7 +21,7 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 /** Which queued job a free worker claims first. */
 export const JOB_ORDERS = ["oldest", "newest"] as const;
 
-/** When a restart-journal change counts as done: renamed into place (fsync right after) or fsynced. */
+/** When a restart-journal change counts as done: written in place (fdatasync right after) or fdatasynced. */
 export const JOURNAL_SYNCS = ["background", "always"] as const;
 
 const LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = { warning: "warn", err: "error", none: "silent" };
@@ -241,9 +241,9 @@ export function createConfigSchema(ctx: ConfigContext) {
       heartbeatTimeoutMs: z._default(durationMs(1), 5_000),
       /** Skip TLS certificate verification (DANGEROUS: anyone on the path can read the token). Default false. */
       tlsInsecure: z._default(bool, false),
-      /** When a restart-journal change counts as done: `background` (written and renamed into place, which
-       * survives kill -9; fsynced right after, off the job's path) or `always` (fsynced first, ~2 ms per
-       * write). Default "background". */
+      /** When a restart-journal change counts as done: `background` (written in place, which survives kill -9;
+       * fdatasynced right after, off the job's path) or `always` (fdatasynced first, ~1–2 ms per write).
+       * Default "background". */
       journalSync: z._default(oneOf(JOURNAL_SYNCS), "background"),
       /** Largest size of one job's on-disk log spool, in bytes. Default 100 MiB. */
       logSpoolMaxBytes: z._default(

@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createJournal, JournalLockedError } from "../../src/agent/journal.ts";
+import { createJournal, JournalLockedError, readJournal } from "../../src/agent/journal.ts";
+import { decodeSlot } from "../../src/agent/journal-slots.ts";
 import { RESTART_MESSAGE, recoveredOutcome } from "../../src/agent/recover.ts";
 
 let dir: string;
@@ -39,16 +40,46 @@ describe("journal", () => {
     await second.close();
   });
 
-  it("writes atomically: no temporary files are left and the file is always valid JSON", async () => {
+  it("writes its two slots in place, in turn: no other file is made, and the newest slot holds every change", async () => {
     const journal = createJournal({ dir });
     await journal.open();
     await Promise.all([1, 2, 3, 4, 5].map((n) => journal.add(entry(n))));
     await journal.setOutcome("exec-3", { status: "finished", result: { success: true } });
-    const parsed = JSON.parse(await readFile(journal.path, "utf8"));
-    expect(parsed.entries).toHaveLength(5);
-    expect(parsed.entries[2].outcome).toEqual({ status: "finished", result: { success: true } });
-    expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    const held = await readJournal(journal.path);
+    expect(held).toHaveLength(5);
+    expect(held[2]?.outcome).toEqual({ status: "finished", result: { success: true } });
+    expect((await readdir(dir)).sort()).toEqual(["journal.0", "journal.1", "journal.lock"]);
+    // the slot written before the last one still holds the state before it
+    const slots = await Promise.all([0, 1].map((i) => readFile(`${journal.path}.${i}`)));
+    const reads = slots.map((data) => decodeSlot(data));
+    expect(reads.every((r) => r.kind === "valid")).toBe(true);
     await journal.close();
+  });
+
+  it("keeps the previous state when the newest slot is torn (a write cut short) and refuses two spoiled slots", async () => {
+    const first = createJournal({ dir });
+    await first.open();
+    await first.add(entry(1));
+    await first.add(entry(2));
+    await first.close();
+    // find the newest slot and cut it in the middle of its body
+    const datas = await Promise.all([0, 1].map((i) => readFile(join(dir, `journal.${i}`))));
+    const seqs = datas.map((d) => {
+      const r = decodeSlot(d);
+      return r.kind === "valid" ? r.content.seq : -1;
+    });
+    const newest = seqs[0]! > seqs[1]! ? 0 : 1;
+    const torn = datas[newest]!;
+    await writeFile(join(dir, `journal.${newest}`), torn.subarray(0, torn.length - 5));
+    const second = createJournal({ dir });
+    expect((await second.open()).map((e) => e.executionId)).toEqual(["exec-1"]);
+    await second.close();
+    // both spoiled: refuse, naming the files and why
+    await writeFile(join(dir, "journal.0"), "garbage\n");
+    await writeFile(join(dir, "journal.1"), "runner-journal 2 9 4 00\nabcd");
+    await expect(createJournal({ dir }).open()).rejects.toThrow(
+      /journal\.0: not a journal slot; .*journal\.1: the body does not match its checksum\); move its files away/,
+    );
   });
 
   it("group-commits: changes made in one tick, or while a write is in flight, share one durable write", async () => {
@@ -62,8 +93,7 @@ describe("journal", () => {
     await Promise.all([first, ...during]);
     expect(journal.writes).toBeLessThanOrEqual(3);
     // every change a call waited for is in the file
-    const parsed = JSON.parse(await readFile(journal.path, "utf8"));
-    expect(parsed.entries.map((e: { jobId: string }) => e.jobId)).toEqual(
+    expect((await readJournal(journal.path)).map((e) => e.jobId)).toEqual(
       Array.from({ length: 12 }, (_, i) => `job-${i + 9}`),
     );
     await journal.close();
@@ -124,18 +154,27 @@ describe("journal", () => {
     await always.close();
   });
 
-  it("reads an empty journal (a torn rename after a power loss) as nothing held, and says so", async () => {
-    await writeFile(join(dir, "journal.json"), "");
+  it("reads empty slots (writes lost to a power loss before their sync) as nothing held, and says so", async () => {
+    const quiet: string[] = [];
+    const fresh = createJournal({ dir, onEmptyFile: (path) => quiet.push(path) });
+    await fresh.open();
+    await fresh.close();
+    const again = createJournal({ dir, onEmptyFile: (path) => quiet.push(path) });
+    await again.open(); // a start that found what the previous start wrote: no warning
+    await again.close();
+    expect(quiet).toEqual([]);
+    await writeFile(join(dir, "journal.0"), "");
+    await writeFile(join(dir, "journal.1"), Buffer.alloc(4096));
     const seen: string[] = [];
     const journal = createJournal({ dir, onEmptyFile: (path) => seen.push(path) });
     expect(await journal.open()).toEqual([]);
-    expect(seen).toEqual([join(dir, "journal.json")]);
+    expect(seen).toEqual([join(dir, "journal")]);
     await journal.close();
   });
 
   it("says how to recover from an unreadable journal", async () => {
-    await writeFile(join(dir, "journal.json"), "{broken");
-    await expect(createJournal({ dir }).open()).rejects.toThrow(/unreadable; move it away/);
+    await writeFile(join(dir, "journal.0"), "{broken");
+    await expect(createJournal({ dir }).open()).rejects.toThrow(/unreadable .*; move its files away/);
   });
 
   it("reports a leftover without outcome as failed at step restart, and a leftover with one as it was", () => {

@@ -3,9 +3,9 @@
  * execution again and its successor reports it failed with the restart reason; a control plane that goes
  * away mid-job still gets the final status once it is back.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { readJournal } from "../../src/agent/journal.ts";
 import { type EmbeddedControlPlane, startControlPlane } from "../../src/mock-control-plane/server.ts";
 import { startRunner, stopAllRunners } from "../support/runner-process.ts";
 import { controlPlaneWithRunner, recordStatuses, removeDirs, tempDir } from "./support/control-plane.ts";
@@ -35,9 +35,9 @@ describe("restart safety", () => {
       max_executions: 2,
     });
     await first.waitForLog((l) => l.msg === "noop job sleeping");
-    const journal = JSON.parse(await readFile(join(stateDir, "journal.json"), "utf8"));
+    const held = await readJournal(join(stateDir, "journal"));
     const executionId = cp.admin.getJob(job.id)?.executions[0]?.id;
-    expect(journal.entries).toMatchObject([{ jobId: job.id, executionId, pid: first.pid }]);
+    expect(held).toMatchObject([{ jobId: job.id, executionId, pid: first.pid }]);
 
     first.signal("SIGKILL");
     expect((await first.exited).signal).toBe("SIGKILL");
@@ -56,7 +56,7 @@ describe("restart safety", () => {
     // the journal is empty again once the report was acknowledged
     await second.waitForLog((l) => String(l.msg).startsWith("found an execution a previous process"));
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(JSON.parse(await readFile(join(stateDir, "journal.json"), "utf8")).entries).toEqual([]);
+    expect(await readJournal(join(stateDir, "journal"))).toEqual([]);
   });
 
   it("delivers the final status once a control plane that went away mid-job is back", {
