@@ -1,13 +1,13 @@
 /**
  * The floors a figure is compared with, measured in the same run: one loopback HTTP round trip to the
- * embedded control plane (keep-alive, as the runner's client), the spawn of a process (`true`, and a bare
- * `node -e 0` for what Node's own startup costs), and one durable atomic file write (what a journal entry costs).
+ * embedded control plane (keep-alive, through the runner's own transport), the spawn of a process (`true`, and a
+ * bare `node -e 0` for what Node's own startup costs), and one journal change (a write in place, its fdatasync).
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Pool } from "undici";
+import { createHttpTransport } from "../src/control-plane/transport.ts";
 import { median, percentile } from "./stats.ts";
 
 /** Round-trip samples in ms. */
@@ -16,20 +16,20 @@ export interface FloorSamples {
   p99Ms: number;
 }
 
-/** Times `count` sequential GETs of the runner's settings on one keep-alive connection (after a warm-up). */
+/** Times `count` sequential GETs of the runner's settings on one keep-alive connection of the runner's transport
+ * (src/control-plane/transport.ts), after a warm-up. */
 export async function httpRoundTripFloor(
   baseUrl: string,
   runnerId: string,
   token: string,
   count = 500,
 ): Promise<FloorSamples> {
-  const pool = new Pool(baseUrl, { connections: 1 });
+  const transport = createHttpTransport({ baseUrl });
   const path = `/v1/runners/${runnerId}/settings`;
   const headers = { authorization: `Bearer ${token}` };
   const once = async () => {
-    const res = await pool.request({ method: "GET", path, headers });
-    await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`the settings GET answered ${res.statusCode}`);
+    const res = await transport.request({ method: "GET", path, headers, timeoutMs: 10_000 });
+    if (res.status !== 200) throw new Error(`the settings GET answered ${res.status}`);
   };
   try {
     for (let i = 0; i < 50; i++) await once();
@@ -41,7 +41,7 @@ export async function httpRoundTripFloor(
     }
     return { p50Ms: median(samples), p99Ms: percentile(samples, 99) };
   } finally {
-    await pool.close();
+    transport.close();
   }
 }
 

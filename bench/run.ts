@@ -19,8 +19,8 @@ import { renderResults, replaceResults } from "./report.ts";
 import { buildRows, failedRow, type Measured, type Outcome } from "./rows.ts";
 import { killAllBenchRunners, NODE, rssMb, runnerStarted, spawnBenchRunner } from "./runner.ts";
 import { extraRows } from "./sibling-benches.ts";
-import { bareNodeRssMb, firstPollSamples, idleRssMb } from "./startup.ts";
-import { type BenchRow, formatMs, formatTable } from "./stats.ts";
+import { bareNodeRssMb, firstPollSamples, freshIdleFootprints, idleFootprint } from "./startup.ts";
+import { type BenchRow, formatMs, formatTable, median } from "./stats.ts";
 
 const DOC = fileURLToPath(new URL("../docs/performance.md", import.meta.url));
 /** Past this the run is abandoned: children killed, exit 1. */
@@ -48,7 +48,7 @@ async function concurrencyOne(
   try {
     const idleRss = await attempt("idle RSS", async () => {
       await runnerStarted(runner);
-      return idleRssMb(runner.pid);
+      return idleFootprint(runner.pid);
     });
     const rtt = await httpRoundTripFloor(cp.url, runner.runnerId, runner.token).catch(() => ({
       p50Ms: Number.NaN,
@@ -77,6 +77,22 @@ async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quic
   );
 
   const single = await concurrencyOne(cp, entry, quick, notes);
+  // Idle RSS moves by ~5 MB between processes (how many pages of the node binary the kernel maps around each
+  // fault): the median of three runners, each measured alike.
+  const moreIdle = await attempt("idle RSS (two more runners)", () => freshIdleFootprints(cp, entry, 2));
+  const footprints = [
+    ...(single.idleRssMb.ok ? [single.idleRssMb.value] : []),
+    ...(moreIdle.ok ? moreIdle.value : []),
+  ];
+  const idleRssMb: Outcome<number> =
+    footprints.length > 0
+      ? { ok: true, value: median(footprints.map((f) => f.rssMb)) }
+      : { ok: false, error: single.idleRssMb.ok ? "no idle RSS was measured" : single.idleRssMb.error };
+  if (footprints.length > 0) {
+    notes.push(
+      `Idle RSS of each runner measured: ${footprints.map((f) => `${f.rssMb.toFixed(1)} MB (anonymous ${f.anonMb.toFixed(1)})`).join(", ")}; the table has the median.`,
+    );
+  }
   const throughput16 = await attempt("throughput, concurrency 16", async () => {
     const env = { RUNNER_CONCURRENCY: "16" };
     const sixteen = await spawnBenchRunner(cp, entry !== undefined ? { entry, env } : { env });
@@ -91,7 +107,7 @@ async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quic
   const heartbeat = await attempt("heartbeats under 100 MB of output", () =>
     heartbeatGapUnderOutput(cp, entry, quick ? { randomBytes: 7_500_000 } : {}),
   );
-  const { rtt, ...fromSingle } = single;
+  const { rtt, idleRssMb: _first, ...fromSingle } = single;
   notes.push(
     `Floors: loopback round trip ${formatMs(rtt.p50Ms)} p50, ${formatMs(rtt.p99Ms)} p99 (GET settings on a ` +
       `keep-alive connection); spawn of true ${formatMs(spawnTrueMs)}; node -e 0 ${formatMs(spawnNodeMs)}; ` +
@@ -101,7 +117,7 @@ async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quic
   );
   const floors = { rttP50Ms: rtt.p50Ms, rttP99Ms: rtt.p99Ms, spawnTrueMs, spawnNodeMs, nodeRssMb };
   return {
-    measured: { floors, firstPoll, firstPollSources, ...fromSingle, throughput16, heartbeat },
+    measured: { floors, firstPoll, firstPollSources, ...fromSingle, idleRssMb, throughput16, heartbeat },
     notes,
   };
 }

@@ -179,6 +179,14 @@ export function rssMb(pid: number): number {
   return (Number(kb) * 1024) / 1e6;
 }
 
+/** The anonymous part of process `pid`'s RSS (heap, stacks: not pages of files) in MB, from /proc/<pid>/status. */
+export function anonRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = /^RssAnon:\s+(\d+)\s+kB$/m.exec(status)?.[1];
+  if (kb === undefined) throw new Error(`/proc/${pid}/status has no RssAnon line`);
+  return (Number(kb) * 1024) / 1e6;
+}
+
 /** CPU time (user + system) process `pid` used so far, in ms, from /proc/<pid>/stat. */
 export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

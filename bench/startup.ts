@@ -5,8 +5,9 @@
  * to the floor: a bare `node` process sitting idle.
  */
 import { spawn } from "node:child_process";
+import type { EmbeddedControlPlane } from "../src/mock-control-plane/server.ts";
 import { startControlPlane } from "../src/mock-control-plane/server.ts";
-import { delay, NODE, rssMb, runnerStarted, spawnBenchRunner } from "./runner.ts";
+import { anonRssMb, delay, NODE, rssMb, runnerStarted, spawnBenchRunner } from "./runner.ts";
 import { median } from "./stats.ts";
 
 /** The operation a job loop asks with (long-poll on). */
@@ -56,4 +57,35 @@ export async function idleRssMb(pid: number, idleMs = 3000, samples = 5): Promis
     await delay(200);
   }
   return median(values);
+}
+
+/** One runner's idle footprint, MB: the RSS (median of its samples) and the anonymous part of it. */
+export interface IdleFootprint {
+  rssMb: number;
+  anonMb: number;
+}
+
+/** The idle footprint of a runner that is up: idleRssMb, then its anonymous part. */
+export async function idleFootprint(pid: number): Promise<IdleFootprint> {
+  const rss = await idleRssMb(pid);
+  return { rssMb: rss, anonMb: anonRssMb(pid) };
+}
+
+/** The idle footprints of `count` fresh runners against `cp`, one after another. */
+export async function freshIdleFootprints(
+  cp: EmbeddedControlPlane,
+  entry: string | undefined,
+  count: number,
+): Promise<IdleFootprint[]> {
+  const out: IdleFootprint[] = [];
+  for (let i = 0; i < count; i++) {
+    const runner = await spawnBenchRunner(cp, entry !== undefined ? { entry } : {});
+    try {
+      await runnerStarted(runner);
+      out.push(await idleFootprint(runner.pid));
+    } finally {
+      await runner.stop();
+    }
+  }
+  return out;
 }
