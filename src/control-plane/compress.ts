@@ -1,9 +1,9 @@
 /**
  * The result-contents encoding of the Nuon runner (PROTOCOL.md §1.10, `pkg/plans` CompressPlan):
  * base64url(gzip(bytes)) with Go's `base64.URLEncoding` — the URL alphabet (`-`, `_`) WITH `=` padding —
- * and the mapping from the runner's `ResultInput` to the wire's `CreateResultRequest`.
+ * and the mapping from the runner's `ResultInput` to the wire's `CreateResultRequest`. node:zlib is taken when
+ * first needed (`process.getBuiltinModule`): most results carry no contents, and an idle runner needs none.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
 import type { ResultInput } from "./api.ts";
 import type { CreateResultRequest } from "./schemas.ts";
 
@@ -12,7 +12,7 @@ const URL_BASE64 = /^[A-Za-z0-9_-]*={0,2}$/;
 
 /** Returns base64url(gzip(bytes)), padded like Go's `base64.URLEncoding`; strings are encoded as UTF-8. */
 export function compress(bytes: Uint8Array | string): string {
-  const gz = gzipSync(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes);
+  const gz = process.getBuiltinModule("node:zlib").gzipSync(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes);
   return gz.toString("base64").replaceAll("+", "-").replaceAll("/", "_");
 }
 
@@ -25,7 +25,7 @@ export function decompress(s: string): Buffer {
   if (!URL_BASE64.test(text)) {
     throw new RangeError("decompress: the input is not base64url (expected A-Z a-z 0-9 - _ and = padding)");
   }
-  return gunzipSync(Buffer.from(text, "base64url"));
+  return process.getBuiltinModule("node:zlib").gunzipSync(Buffer.from(text, "base64url"));
 }
 
 /**

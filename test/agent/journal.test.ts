@@ -2,9 +2,10 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createJournal, JournalLockedError, readJournal } from "../../src/agent/journal.ts";
-import { decodeSlot } from "../../src/agent/journal-slots.ts";
+import { crc32Hex, decodeSlot } from "../../src/agent/journal-slots.ts";
 import { RESTART_MESSAGE, recoveredOutcome } from "../../src/agent/recover.ts";
 
 let dir: string;
@@ -54,6 +55,13 @@ describe("journal", () => {
     const reads = slots.map((data) => decodeSlot(data));
     expect(reads.every((r) => r.kind === "valid")).toBe(true);
     await journal.close();
+  });
+
+  it("checksums slots with the CRC-32 zlib computes", () => {
+    for (const text of ["", "a", "hello journal ✓", "x".repeat(10_000)]) {
+      const bytes = Buffer.from(text);
+      expect(crc32Hex(bytes)).toBe(crc32(bytes).toString(16).padStart(8, "0"));
+    }
   });
 
   it("keeps the previous state when the newest slot is torn (a write cut short) and refuses two spoiled slots", async () => {
