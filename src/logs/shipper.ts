@@ -91,11 +91,15 @@ interface Shipment {
   wake: () => void;
   urgent: boolean;
   done: Promise<void>;
+  /** The encoder this shipment's requests reuse (taken at its first request, given back when it ends). */
+  encoder?: LogsEncoder;
+  /** Largest request body it encoded, in bytes. */
+  largestBody: number;
 }
 
 /** Encoders kept for reuse between requests (each holds a buffer of at least 64 KiB). */
 const MAX_FREE_ENCODERS = 32;
-/** An encoder whose buffer grew past this (a big batch) is not kept. */
+/** An encoder whose buffer grew past this (a big batch) is not kept once its shipment ended. */
 const MAX_KEPT_ENCODER_BYTES = 256 * 1024;
 
 /** Creates a shipper. */
@@ -107,8 +111,9 @@ export function createShipper(opts: ShipperOptions): Shipper {
   const sleepers = new Set<() => void>();
   const hardStop = new AbortController();
   const stats: ShipperStats = { requests: 0, failedRequests: 0, items: 0, bytes: 0 };
-  // One request in flight per spool, and its body is one encoder's buffer until it is acknowledged: encoders are
-  // taken for a request and given back after it, so a short job allocates none.
+  // One request in flight per spool, and its body is one encoder's buffer until it is acknowledged: a shipment
+  // takes an encoder at its first request and reuses it (a noisy job's batches grow its buffer once, not per
+  // request), and gives it back when it ends, so most short jobs allocate none.
   const freeEncoders: LogsEncoder[] = [];
 
   /** Resolves on the spool's next change, a wake-up, `timeoutMs`, or the stop. */
@@ -204,11 +209,10 @@ export function createShipper(opts: ShipperOptions): Shipper {
         continue;
       }
       // The spool's frames are copied into the request as they are (frames.ts): nothing is parsed.
-      const encoder = freeEncoders.pop() ?? createLogsEncoder();
-      const body = encoder.encode(opts.resource, s.context, batch.parts);
+      s.encoder ??= freeEncoders.pop() ?? createLogsEncoder();
+      const body = s.encoder.encode(opts.resource, s.context, batch.parts);
+      s.largestBody = Math.max(s.largestBody, body.byteLength);
       const sent = await send(s, body, batch.items);
-      if (freeEncoders.length < MAX_FREE_ENCODERS && body.byteLength <= MAX_KEPT_ENCODER_BYTES)
-        freeEncoders.push(encoder);
       if (!sent) {
         spool.rewind();
         return;
@@ -227,6 +231,7 @@ export function createShipper(opts: ShipperOptions): Shipper {
         wake: () => {},
         urgent: false,
         done: Promise.resolve(),
+        largestBody: 0,
       };
       shipments.set(spool, s);
       s.done = run(s)
@@ -236,7 +241,13 @@ export function createShipper(opts: ShipperOptions): Shipper {
             "the job log shipper failed; the records stay in the spool for the next start",
           ),
         )
-        .finally(() => shipments.delete(spool));
+        .finally(() => {
+          shipments.delete(spool);
+          const encoder = s.encoder;
+          s.encoder = undefined;
+          if (encoder && freeEncoders.length < MAX_FREE_ENCODERS && s.largestBody <= MAX_KEPT_ENCODER_BYTES)
+            freeEncoders.push(encoder);
+        });
     },
 
     async flush(spool, timeoutMs) {
