@@ -51,10 +51,10 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     dir: options.stateDir,
     ...(options.journalFileName !== undefined ? { fileName: options.journalFileName } : {}),
     ...(options.journalSync !== undefined ? { sync: options.journalSync } : {}),
-    onEmptyFile: (path) =>
+    onLostWrites: (path, detail) =>
       log.warn(
-        { path },
-        "the journal was empty (a write cut by a machine crash): executions held then are reported by the control plane's timeouts, not at this start",
+        { path, detail },
+        "the journal held no valid state (writes cut by a machine crash): executions held then are reported by the control plane's timeouts, not at this start",
       ),
   });
   const takeWork = new AbortController(); // aborts the loops (and startup)

@@ -16,14 +16,16 @@
  * fdatasynced right after, off the job's path (also group-committed), so a machine crash can lose at most
  * the last few milliseconds of changes. An execution missing from the journal after a power loss is not run
  * twice (its claim is at the control plane), it is only reported late: by the control plane's own timeouts
- * instead of at the next start. With `always`, each call resolves only once its change is fdatasynced. Two
- * empty slots where one had been written (what a power loss can leave before the first sync) read as
- * "nothing held", with a warning; two spoiled slots refuse to start, naming the files.
+ * instead of at the next start. With `always`, each call resolves only once its change is fdatasynced. Slots
+ * that exist but of which none is valid (empty or torn: what a power loss can leave of unsynced writes; every
+ * start writes and syncs a first state, so this never happens otherwise) read as "nothing held": the torn
+ * ones are kept aside as `<slot>.spoiled-<time>` and `onLostWrites` says why, so an unattended runner starts
+ * again. A valid slot whose body is not a journal stops the start, naming the file.
  *
  * A lock file (`<name>.lock`, holding the pid) refuses a second live process on the same journal, which
  * would otherwise report the first one's jobs as orphans.
  */
-import { type FileHandle, mkdir, open, readFile, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import * as z from "zod/mini";
@@ -95,16 +97,15 @@ export interface JournalOptions {
   /** When a call resolves: `background` (written; fdatasync follows off the path) or `always` (fdatasynced);
    * default `background`. */
   sync?: JournalSync;
-  /** Told when both slots were found empty although the journal had been written (a power loss before the
-   * first sync). */
-  onEmptyFile?: (path: string) => void;
+  /** Told when slots were found but none valid (writes lost to a machine crash before their sync), with what
+   * was found in each; the journal starts empty. */
+  onLostWrites?: (path: string, detail: string) => void;
 }
 
 /** When a journal change counts as done (see the module comment). */
 export type JournalSync = "background" | "always";
 
-/** Reads the entries a journal at `path` (its base path) holds; [] when it has none. Throws when both slots
- * are spoiled. */
+/** Reads the entries a journal at `path` (its base path) holds; [] when no slot is valid. */
 export async function readJournal(path: string): Promise<JournalEntry[]> {
   const reads = await Promise.all([0, 1].map((i) => readSlot(`${path}.${i}`)));
   return parseNewest(path, reads)?.entries ?? [];
@@ -119,20 +120,13 @@ async function readSlot(file: string): Promise<SlotRead | undefined> {
   }
 }
 
-/** The newest valid slot parsed, with its index and sequence; undefined when no slot was ever written. */
+/** The newest valid slot parsed, with its index and sequence; undefined when no slot is valid. */
 function parseNewest(
   path: string,
   reads: ReadonlyArray<SlotRead | undefined>,
 ): { index: number; seq: number; entries: JournalEntry[] } | undefined {
-  const present = reads.map((r) => r ?? ({ kind: "empty" } as const));
-  const newest = newestSlot(present);
-  if (newest === undefined) {
-    const spoiled = present.flatMap((r, i) => (r.kind === "spoiled" ? [`${path}.${i}: ${r.reason}`] : []));
-    if (spoiled.length === 0) return undefined;
-    throw new Error(
-      `the journal ${path} is unreadable (${spoiled.join("; ")}); move its files away to start without it`,
-    );
-  }
+  const newest = newestSlot(reads.map((r) => r ?? ({ kind: "empty" } as const)));
+  if (newest === undefined) return undefined;
   try {
     const body = JournalBody.parse(JSON.parse(newest.content.body));
     return { index: newest.index, seq: newest.content.seq, entries: body.entries };
@@ -230,10 +224,27 @@ export function createJournal(options: JournalOptions): Journal {
     async open() {
       await mkdir(options.dir, { recursive: true, mode: 0o700 });
       await takeLock();
-      const reads = await Promise.all([0, 1].map((i) => readSlot(`${path}.${i}`)));
+      let reads = await Promise.all([0, 1].map((i) => readSlot(`${path}.${i}`)));
       const found = parseNewest(path, reads);
       // slot files that exist but hold nothing valid: every start writes one (below), so they were lost
-      if (found === undefined && reads.some((r) => r !== undefined)) options.onEmptyFile?.(path);
+      if (found === undefined && reads.some((r) => r !== undefined)) {
+        // slots exist but none is valid: writes lost to a machine crash (every start writes a first state)
+        const detail = await Promise.all(
+          reads.map(async (r, i) => {
+            const slot = `${path}.${i}`;
+            if (r === undefined) return `${slot}: missing`;
+            if (r.kind !== "spoiled") return `${slot}: empty`;
+            const aside = `${slot}.spoiled-${new Date().toISOString().replaceAll(":", "-")}`;
+            await rename(slot, aside);
+            return `${slot}: ${r.reason} (kept as ${aside})`;
+          }),
+        );
+        options.onLostWrites?.(path, detail.join("; "));
+        reads = [
+          reads[0]?.kind === "spoiled" ? undefined : reads[0],
+          reads[1]?.kind === "spoiled" ? undefined : reads[1],
+        ];
+      }
       slots = await Promise.all([0, 1].map((i) => open(`${path}.${i}`, reads[i] ? "r+" : "w+", 0o600)));
       if (found === undefined) {
         // a first durable state, so that two empty slots at a later start mean lost writes

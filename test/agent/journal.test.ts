@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createJournal, JournalLockedError, readJournal } from "../../src/agent/journal.ts";
-import { crc32Hex, decodeSlot } from "../../src/agent/journal-slots.ts";
+import { crc32Hex, decodeSlot, encodeSlot } from "../../src/agent/journal-slots.ts";
 import { RESTART_MESSAGE, recoveredOutcome } from "../../src/agent/recover.ts";
 
 let dir: string;
@@ -64,7 +64,7 @@ describe("journal", () => {
     }
   });
 
-  it("keeps the previous state when the newest slot is torn (a write cut short) and refuses two spoiled slots", async () => {
+  it("keeps the previous state when the newest slot is torn (a write cut short), and starts empty when both are", async () => {
     const first = createJournal({ dir });
     await first.open();
     await first.add(entry(1));
@@ -82,12 +82,19 @@ describe("journal", () => {
     const second = createJournal({ dir });
     expect((await second.open()).map((e) => e.executionId)).toEqual(["exec-1"]);
     await second.close();
-    // both spoiled: refuse, naming the files and why
+    // both spoiled (two unsynced writes torn by a power loss): start with nothing held, keep the files aside
     await writeFile(join(dir, "journal.0"), "garbage\n");
-    await writeFile(join(dir, "journal.1"), "runner-journal 2 9 4 00\nabcd");
-    await expect(createJournal({ dir }).open()).rejects.toThrow(
-      /journal\.0: not a journal slot; .*journal\.1: the body does not match its checksum\); move its files away/,
-    );
+    await writeFile(join(dir, "journal.1"), "runner-journal 2 9 4 00000000\nabcd");
+    const lost: string[] = [];
+    const third = createJournal({ dir, onLostWrites: (_path, detail) => lost.push(detail) });
+    expect(await third.open()).toEqual([]);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatch(/journal\.0: not a journal slot \(kept as .*journal\.0\.spoiled-/);
+    expect(lost[0]).toMatch(/journal\.1: the body does not match its checksum \(kept as /);
+    expect((await readdir(dir)).filter((f) => f.includes(".spoiled-"))).toHaveLength(2);
+    await third.add(entry(3));
+    await third.close();
+    expect((await readJournal(join(dir, "journal"))).map((e) => e.executionId)).toEqual(["exec-3"]);
   });
 
   it("group-commits: changes made in one tick, or while a write is in flight, share one durable write", async () => {
@@ -164,25 +171,27 @@ describe("journal", () => {
 
   it("reads empty slots (writes lost to a power loss before their sync) as nothing held, and says so", async () => {
     const quiet: string[] = [];
-    const fresh = createJournal({ dir, onEmptyFile: (path) => quiet.push(path) });
+    const fresh = createJournal({ dir, onLostWrites: (path) => quiet.push(path) });
     await fresh.open();
     await fresh.close();
-    const again = createJournal({ dir, onEmptyFile: (path) => quiet.push(path) });
+    const again = createJournal({ dir, onLostWrites: (path) => quiet.push(path) });
     await again.open(); // a start that found what the previous start wrote: no warning
     await again.close();
     expect(quiet).toEqual([]);
     await writeFile(join(dir, "journal.0"), "");
     await writeFile(join(dir, "journal.1"), Buffer.alloc(4096));
     const seen: string[] = [];
-    const journal = createJournal({ dir, onEmptyFile: (path) => seen.push(path) });
+    const journal = createJournal({ dir, onLostWrites: (path) => seen.push(path) });
     expect(await journal.open()).toEqual([]);
     expect(seen).toEqual([join(dir, "journal")]);
     await journal.close();
   });
 
-  it("says how to recover from an unreadable journal", async () => {
-    await writeFile(join(dir, "journal.0"), "{broken");
-    await expect(createJournal({ dir }).open()).rejects.toThrow(/unreadable .*; move its files away/);
+  it("stops the start, naming the slot, when a valid slot's body is not a journal", async () => {
+    await writeFile(join(dir, "journal.0"), encodeSlot(5, JSON.stringify({ entries: [{ jobId: 7 }] })));
+    await expect(createJournal({ dir }).open()).rejects.toThrow(
+      /the journal .*journal\.0 is unreadable; move its files away to start without it/,
+    );
   });
 
   it("reports a leftover without outcome as failed at step restart, and a leftover with one as it was", () => {
