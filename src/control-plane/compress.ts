@@ -12,7 +12,9 @@ const URL_BASE64 = /^[A-Za-z0-9_-]*={0,2}$/;
 
 /** Returns base64url(gzip(bytes)), padded like Go's `base64.URLEncoding`; strings are encoded as UTF-8. */
 export function compress(bytes: Uint8Array | string): string {
-  const gz = process.getBuiltinModule("node:zlib").gzipSync(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes);
+  const gz = process
+    .getBuiltinModule("node:zlib")
+    .gzipSync(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes);
   return gz.toString("base64").replaceAll("+", "-").replaceAll("/", "_");
 }
 
