@@ -202,6 +202,7 @@ export function createKubernetesJobHandler(
 
   return {
     name: "kubernetes-job",
+    needsWorkspace: false,
     parsePlan: parseKubernetesJobPlan,
     async initialize(ctx) {
       if (ctx.plan === undefined) return;

@@ -12,6 +12,7 @@ import type { ManagementDeps } from "./deps.ts";
 export function createMngRunnerRestartHandler(deps: ManagementDeps): JobHandler<unknown> {
   return {
     name: "mng-runner-restart",
+    needsWorkspace: false,
     parsePlan: (raw) => z.unknown().parse(raw),
     async execute(ctx) {
       await deps.gate.exclusive(async () => {

@@ -24,6 +24,7 @@ export async function stopRunnerService(deps: ManagementDeps, reason: string): P
 export function createMngShutDownHandler(deps: ManagementDeps): JobHandler<unknown> {
   return {
     name: "mng-shut-down",
+    needsWorkspace: false,
     parsePlan: (raw) => z.unknown().parse(raw),
     async execute(ctx) {
       ctx.log.info("shut-down requested: after this job the runner service stops and runner mng exits");

@@ -57,6 +57,7 @@ export function createMngUpdateVersionHandler(deps: ManagementDeps): JobHandler<
   const env = deps.env ?? process.env;
   return {
     name: "mng-runner-update-version",
+    needsWorkspace: false,
     parsePlan: (raw) => UpdateVersionPlan.parse(raw),
     async execute(ctx) {
       const source = await resolveSource(ctx);

@@ -15,6 +15,7 @@ import type { ManagementDeps } from "./deps.ts";
 export function createMngVmShutDownHandler(deps: ManagementDeps): JobHandler<unknown> {
   return {
     name: "mng-vm-shut-down",
+    needsWorkspace: false,
     parsePlan: (raw) => z.unknown().parse(raw),
     async execute(ctx) {
       const instance = await detectCloud(deps.cloud);

@@ -67,6 +67,7 @@ export function createSyncSecretsHandler(
 
   return {
     name: "sync-secrets",
+    needsWorkspace: false,
     parsePlan: parseSyncSecretsPlan,
 
     async validate(ctx) {

@@ -36,6 +36,7 @@ export function createOciSyncHandler(options: OciSyncOptions = {}): JobHandler<S
 
   return {
     name: "oci-sync",
+    needsWorkspace: false,
     parsePlan: parseSyncOciPlan,
 
     async validate(ctx) {
