@@ -1,6 +1,6 @@
 /**
  * The heartbeat thread's HTTP sender: one `POST /v1/runners/{id}/heart-beats` per call over the control-plane
- * transport (../control-plane/transport.ts: node:http(s) with a keep-alive agent, nothing else loaded), the
+ * transport (../control-plane/transport.ts: HTTP/1.1 on keep-alive net/tls sockets, nothing else loaded), the
  * runner's headers (Bearer token, `X-Nuon-Client-Version`), a deadline covering the whole exchange, and TLS
  * verification unless `tlsInsecure`. It answers only "acknowledged or not": the thread has no use for the
  * answer's body, so the control-plane client (zod and every wire schema, a second copy in the thread's
