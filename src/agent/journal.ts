@@ -12,9 +12,9 @@
  * resolves once the write holding its change is done. No file is created or renamed per write.
  *
  * Two durabilities (`sync`): with `background` (the default) a call resolves once its change is written,
- * which survives the end of the process (kill -9, OOM: the kernel keeps the written pages), and the slot is
- * fdatasynced right after, off the job's path (also group-committed), so a machine crash can lose at most
- * the last few milliseconds of changes. An execution missing from the journal after a power loss is not run
+ * which survives the end of the process (kill -9, OOM: the kernel keeps the written pages), and the slots
+ * written are fdatasynced together at most BACKGROUND_SYNC_DELAY_MS later, off the job's path, so a machine
+ * crash can lose at most the last few milliseconds of changes. An execution missing from the journal after a power loss is not run
  * twice (its claim is at the control plane), it is only reported late: by the control plane's own timeouts
  * instead of at the next start. With `always`, each call resolves only once its change is fdatasynced. Slots
  * that exist but of which none is valid (empty or torn: what a power loss can leave of unsynced writes; every
@@ -102,6 +102,9 @@ export interface JournalOptions {
   onLostWrites?: (path: string, detail: string) => void;
 }
 
+/** With `background`, milliseconds a write waits for others to share its fdatasync (10 ms). */
+export const BACKGROUND_SYNC_DELAY_MS = 10;
+
 /** When a journal change counts as done (see the module comment). */
 export type JournalSync = "background" | "always";
 
@@ -178,8 +181,19 @@ export function createJournal(options: JournalOptions): Journal {
       return;
     }
     unsynced.add(current);
-    void syncer.commit().catch(() => undefined); // the next start reads whatever is there; nothing to undo
+    scheduleSync();
   });
+  let syncTimer: NodeJS.Timeout | undefined;
+  /** One fdatasync per slot for every write made within BACKGROUND_SYNC_DELAY_MS (hundreds per second at
+   * concurrency 16, where each sync costs the main thread ~0.1 ms). */
+  function scheduleSync(): void {
+    if (syncTimer !== undefined) return;
+    syncTimer = setTimeout(() => {
+      syncTimer = undefined;
+      void syncer.commit().catch(() => undefined); // the next start reads whatever is there; nothing to undo
+    }, BACKGROUND_SYNC_DELAY_MS);
+    syncTimer.unref(); // close() syncs what is left
+  }
   // with `background`: makes the slots written since their last sync durable
   const syncer = createGroupCommit(async () => {
     const dirty = [...unsynced];
@@ -288,6 +302,11 @@ export function createJournal(options: JournalOptions): Journal {
     },
     async close() {
       await writer.settled();
+      if (syncTimer !== undefined) {
+        clearTimeout(syncTimer);
+        syncTimer = undefined;
+        await syncer.commit().catch(() => undefined);
+      }
       await syncer.settled();
       const open = slots;
       slots = [];
