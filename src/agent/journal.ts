@@ -207,8 +207,11 @@ export function createJournal(options: JournalOptions): Journal {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fh = await open(lockPath, "wx", 0o600);
-        await fh.writeFile(me);
-        await fh.close();
+        try {
+          await fh.writeFile(me);
+        } finally {
+          await fh.close();
+        }
         locked = true;
         return;
       } catch (err) {
@@ -259,19 +262,31 @@ export function createJournal(options: JournalOptions): Journal {
           reads[1]?.kind === "spoiled" ? undefined : reads[1],
         ];
       }
-      slots = await Promise.all([0, 1].map((i) => open(`${path}.${i}`, reads[i] ? "r+" : "w+", 0o600)));
-      if (found === undefined) {
-        // a first durable state, so that two empty slots at a later start mean lost writes
-        const first = slots[0] as FileHandle;
-        const data = encodeSlot(1, JSON.stringify({ entries: [] }));
-        await first.write(data, 0, data.length, 0);
-        await first.datasync();
-      }
-      if (reads.some((r) => r === undefined)) {
-        // new slot files: make their directory entries durable once (no file is created after this)
-        const dir = await open(options.dir, "r");
-        await dir.sync().catch(() => undefined); // some filesystems refuse fsync on a directory
-        await dir.close();
+      const opening = await Promise.allSettled(
+        [0, 1].map((i) => open(`${path}.${i}`, reads[i] ? "r+" : "w+", 0o600)),
+      );
+      slots = opening.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+      try {
+        const refused = opening.find((o) => o.status === "rejected");
+        if (refused !== undefined) throw refused.reason;
+        if (found === undefined) {
+          // a first durable state, so that two empty slots at a later start mean lost writes
+          const first = slots[0] as FileHandle;
+          const data = encodeSlot(1, JSON.stringify({ entries: [] }));
+          await first.write(data, 0, data.length, 0);
+          await first.datasync();
+        }
+        if (reads.some((r) => r === undefined)) {
+          // new slot files: make their directory entries durable once (no file is created after this)
+          const dir = await open(options.dir, "r");
+          await dir.sync().catch(() => undefined); // some filesystems refuse fsync on a directory
+          await dir.close();
+        }
+      } catch (err) {
+        const opened = slots;
+        slots = [];
+        await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
+        throw err;
       }
       entries = found?.entries ?? [];
       current = found?.index ?? 0;
