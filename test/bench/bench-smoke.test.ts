@@ -21,6 +21,7 @@ function measured(overrides: Partial<Measured> = {}): Measured {
     sequential: error,
     throughput1: error,
     throughput16: error,
+    throughput16Early: error,
     heartbeat: error,
     extra: [],
     ...overrides,
