@@ -67,8 +67,9 @@ export class JobReports {
   }
 
   /**
-   * Records an action workflow step update on the runner's running execution that it belongs to: the one whose
-   * plan names the step or run, else its running actions-workflow job, else its only running execution.
+   * Records an action workflow step update on the runner's execution that it belongs to: the running one
+   * whose plan names the step or run, else the newest ended actions-workflow execution whose plan names it (a
+   * late report), else its running actions-workflow job, else its only running execution.
    */
   recordStep(
     runnerId: string,
@@ -122,13 +123,22 @@ export class JobReports {
         candidates.push({ job, exec });
       }
     }
-    const named = candidates.find(({ job }) => {
+    const names = (job: JobRecord) => {
       const text = typeof job.plan === "string" ? job.plan : JSON.stringify(job.plan ?? null);
       return text.includes(JSON.stringify(ref.stepId)) || text.includes(JSON.stringify(ref.workflowRunId));
-    });
+    };
+    const named = candidates.find(({ job }) => names(job));
+    if (named !== undefined) return named.exec;
+    // A report that arrives after its execution ended (the control plane timed it out first, or the runner
+    // reports the steps it did not run after the terminal status) still belongs to that workflow run.
+    let late: ExecutionRecord | undefined;
+    for (const job of this.#store.jobs.values()) {
+      if (job.job.runner_id !== runnerId || job.job.type !== "actions-workflow" || !names(job)) continue;
+      const exec = this.#store.executions.get(job.executionIds.at(-1) ?? "");
+      if (exec !== undefined) late = exec; // the newest such job wins (jobs are kept in creation order)
+    }
+    if (late !== undefined) return late;
     const actions = candidates.filter(({ job }) => job.job.type === "actions-workflow");
-    return (
-      named ?? (actions.length === 1 ? actions[0] : candidates.length === 1 ? candidates[0] : undefined)
-    )?.exec;
+    return (actions.length === 1 ? actions[0] : candidates.length === 1 ? candidates[0] : undefined)?.exec;
   }
 }

@@ -168,4 +168,32 @@ describe("the admin API over HTTP", () => {
       steps: [{ step_id: "step1", status: "finished", execution_duration: 5_000_000_000 }],
     });
   });
+
+  it("records a step reported after its execution ended (timed out first at the control plane) on that execution", async () => {
+    const { cp, runner, as } = await setup();
+    const job = cp.admin.enqueueJob(runner.id, {
+      type: "actions-workflow",
+      plan: { id: "awr2", install_id: "ins1", steps: [{ run_id: "s1" }, { run_id: "s2" }] },
+    });
+    const exec = (await as(`/v1/runner-jobs/${job.id}/executions`, { body: {} })).json as { id: string };
+    const ended = await as(`/v1/runner-jobs/${job.id}/executions/${exec.id}`, {
+      method: "PATCH",
+      body: { status: "timed-out" },
+    });
+    expect(ended.status).toBe(200);
+    for (const [step, status] of [
+      ["s1", "timed-out"],
+      ["s2", "noop"],
+    ] as const) {
+      const res = await as(`/v1/installs/ins1/action-workflow-runs/awr2/steps/${step}`, {
+        method: "PUT",
+        body: { status, execution_duration: 0 },
+      });
+      expect(res.status).toBe(200);
+    }
+    expect(cp.admin.getJob(job.id)?.executions[0]?.steps?.map((s) => `${s.step_id}:${s.status}`)).toEqual([
+      "s1:timed-out",
+      "s2:noop",
+    ]);
+  });
 });
