@@ -30,6 +30,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import * as z from "zod/mini";
 import "../zod-locale.ts";
+import { fsyncDir } from "../fs/fsync-dir.ts";
 import type { TerminalStatus } from "../jobs/run-job.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import { decodeSlot, encodeSlot, newestSlot, type SlotRead } from "./journal-slots.ts";
@@ -278,9 +279,7 @@ export function createJournal(options: JournalOptions): Journal {
         }
         if (reads.some((r) => r === undefined)) {
           // new slot files: make their directory entries durable once (no file is created after this)
-          const dir = await open(options.dir, "r");
-          await dir.sync().catch(() => undefined); // some filesystems refuse fsync on a directory
-          await dir.close();
+          await fsyncDir(options.dir);
         }
       } catch (err) {
         const opened = slots;

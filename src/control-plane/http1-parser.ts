@@ -304,7 +304,7 @@ export class ResponseParser {
 }
 
 /** True when the comma-separated, lower-case `list` holds `token`. */
-function hasToken(list: string, token: string): boolean {
+export function hasToken(list: string, token: string): boolean {
   if (list === token) return true;
   for (const part of list.split(",")) if (part.trim() === token) return true;
   return false;

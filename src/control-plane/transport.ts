@@ -24,7 +24,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { Socket } from "node:net";
-import { type ParsedResponse, ResponseParseError, ResponseParser } from "./http1-parser.ts";
+import { hasToken, type ParsedResponse, ResponseParseError, ResponseParser } from "./http1-parser.ts";
 
 /** Options of `createHttpTransport`. */
 export interface HttpTransportOptions {
@@ -249,7 +249,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       if (signal?.aborted) return reject(abortError(signal.reason));
       const payload = serialize(r, `${basePath}${r.path}`, hostHeader); // throws a TypeError for bad input
       const expectBody = r.method !== "HEAD";
-      const requestCloses = hasCloseToken(r.headers.connection);
+      const connection = r.headers.connection;
+      const requestCloses = connection !== undefined && hasToken(connection.toLowerCase(), "close");
       let conn: Conn | undefined;
       let parser: ResponseParser | undefined;
       let reused = false;
@@ -395,14 +396,6 @@ function serialize(r: TransportRequest, target: string, hostHeader: string): str
   if (typeof body === "string") out.write(body, head.length, "utf8");
   else out.set(body, head.length);
   return out;
-}
-
-function hasCloseToken(connection: string | undefined): boolean {
-  if (connection === undefined) return false;
-  return connection
-    .toLowerCase()
-    .split(",")
-    .some((token) => token.trim() === "close");
 }
 
 function parseFailure(err: unknown, reusedSocket: boolean): TransportError {

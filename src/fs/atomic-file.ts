@@ -2,21 +2,14 @@
  * Crash-safe file replacement, the one implementation for run records, the embedded control plane's state,
  * run-local's terraform state and mng's unit files: write a temporary file beside the target, fsync it, rename
  * it over the target, fsync the directory. A crash at any point leaves the old content or the new one, never a
- * mix. (The agent's journal keeps its own variant: it group-commits and holds its directory open.)
+ * mix. (The agent's journal writes in place instead: two slot files, see src/agent/journal.ts.)
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { fsyncDir } from "./fsync-dir.ts";
 
-/** Fsyncs a directory so that a rename inside it survives a power loss. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { fsyncDir } from "./fsync-dir.ts";
 
 /**
  * Replaces `file` with `data` atomically, with permission bits `mode` (default 0o600); a missing directory is
