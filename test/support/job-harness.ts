@@ -36,6 +36,8 @@ export interface HarnessRun {
 /** A control plane, a runner and its client. */
 export interface JobHarness {
   cp: EmbeddedControlPlane;
+  /** The runner registered on `cp` that `client` speaks as. */
+  runnerId: string;
   client: ControlPlaneClient;
   /** Runs one job; `workspaceRoot` set: the job gets a fresh workspace there (removed afterwards). */
   run(input: {
@@ -48,7 +50,8 @@ export interface JobHarness {
   close(): Promise<void>;
 }
 
-const runnerState: RunnerState = {
+/** A runner state for jobs run outside an agent (no loops, exit requests ignored). */
+export const TEST_RUNNER_STATE: RunnerState = {
   processType: "",
   startedAtMs: 0,
   jobLoops: () => ({}),
@@ -62,6 +65,7 @@ export async function startJobHarness(): Promise<JobHarness> {
   const client = createControlPlaneClient({ baseUrl: cp.url, token: runner.token, runnerId: runner.id });
   return {
     cp,
+    runnerId: runner.id,
     client,
     async run(input) {
       const job = cp.admin.enqueueJob(runner.id, {
@@ -96,7 +100,7 @@ export async function startJobHarness(): Promise<JobHarness> {
           handlerFactory: input.factory,
           client,
           log,
-          runnerState,
+          runnerState: TEST_RUNNER_STATE,
           killGraceMs: 2_000,
           ...(workspace === undefined ? {} : { workspaceDir: workspace.dir }),
         });

@@ -8,18 +8,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ControlPlaneClient, createControlPlaneClient } from "../../../src/control-plane/client.ts";
+import type { ControlPlaneClient } from "../../../src/control-plane/client.ts";
 import { compress, decompress } from "../../../src/control-plane/compress.ts";
 import { msToNs } from "../../../src/control-plane/schemas.ts";
-import type { JobLog, RunnerState } from "../../../src/jobs/handler.ts";
+import type { JobLog } from "../../../src/jobs/handler.ts";
 import { createHelmHandler } from "../../../src/jobs/helm/handler.ts";
 import { type JobOutcome, runJob } from "../../../src/jobs/run-job.ts";
-import {
-  type EmbeddedControlPlane,
-  type JobDetail,
-  startControlPlane,
-} from "../../../src/mock-control-plane/server.ts";
+import type { EmbeddedControlPlane, JobDetail } from "../../../src/mock-control-plane/server.ts";
 import { createWorkspace } from "../../../src/workspace/workspace.ts";
+import { type JobHarness, startJobHarness, TEST_RUNNER_STATE } from "../../support/job-harness.ts";
 import { testCertificates } from "../../support/tls.ts";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../fixtures/helm");
@@ -56,28 +53,23 @@ const CHART_FILES: Record<string, string> = {
 let CHART: string;
 const TOKEN = "helm-cluster-token-5f1c";
 const SECRET_VALUE = "s3cr3t-db-password-9e2";
-const runnerState: RunnerState = {
-  processType: "",
-  startedAtMs: 0,
-  jobLoops: () => ({}),
-  requestExit: () => undefined,
-};
 
 let cp: EmbeddedControlPlane;
-let runner: { id: string; token: string };
+let runner: { id: string };
 let client: ControlPlaneClient;
 let dir: string;
 let bin: string;
 let state: string;
 
+let harness: JobHarness;
+
 beforeAll(async () => {
-  cp = await startControlPlane();
-  runner = cp.admin.createRunner();
-  client = createControlPlaneClient({ baseUrl: cp.url, token: runner.token, runnerId: runner.id });
+  harness = await startJobHarness();
+  ({ cp, client } = harness);
+  runner = { id: harness.runnerId };
 });
 afterAll(async () => {
-  await client?.close();
-  await cp?.close();
+  await harness?.close();
 });
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), "helm-handler-"));
@@ -183,7 +175,7 @@ async function runHelmJob(
       handlerFactory: () => createHelmHandler({ processEnv: env, access: { env: {} } }),
       client,
       log,
-      runnerState,
+      runnerState: TEST_RUNNER_STATE,
       killGraceMs: 1000,
       workspaceDir: workspace.dir,
     });

@@ -3,39 +3,30 @@
  * whose Job controller and kubelet run the pods with scripted images.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ControlPlaneClient, createControlPlaneClient } from "../../../src/control-plane/client.ts";
+import type { ControlPlaneClient } from "../../../src/control-plane/client.ts";
 import { decompress } from "../../../src/control-plane/compress.ts";
 import type { Job } from "../../../src/control-plane/schemas.ts";
-import type { AbortReason, JobLog, RunnerState } from "../../../src/jobs/handler.ts";
+import type { AbortReason, JobLog } from "../../../src/jobs/handler.ts";
 import { createKubernetesJobHandler } from "../../../src/jobs/kubernetes-job/handler.ts";
 import { type JobOutcome, runJob } from "../../../src/jobs/run-job.ts";
-import {
-  type EmbeddedControlPlane,
-  type JobDetail,
-  startControlPlane,
-} from "../../../src/mock-control-plane/server.ts";
+import type { EmbeddedControlPlane, JobDetail } from "../../../src/mock-control-plane/server.ts";
 import { type FakeApiServer, type Obj, startFakeApiServer } from "../../support/fake-apiserver.ts";
-
-const runnerState: RunnerState = {
-  processType: "",
-  startedAtMs: 0,
-  jobLoops: () => ({}),
-  requestExit: () => undefined,
-};
+import { type JobHarness, startJobHarness, TEST_RUNNER_STATE } from "../../support/job-harness.ts";
 
 let cp: EmbeddedControlPlane;
-let runner: { id: string; token: string };
+let runner: { id: string };
 let client: ControlPlaneClient;
 let api: FakeApiServer;
 
+let harness: JobHarness;
+
 beforeAll(async () => {
-  cp = await startControlPlane();
-  runner = cp.admin.createRunner();
-  client = createControlPlaneClient({ baseUrl: cp.url, token: runner.token, runnerId: runner.id });
+  harness = await startJobHarness();
+  ({ cp, client } = harness);
+  runner = { id: harness.runnerId };
 });
 afterAll(async () => {
-  await client?.close();
-  await cp?.close();
+  await harness?.close();
 });
 beforeEach(async () => {
   api = await startFakeApiServer({ controllers: { jobBackoffMs: 5, gcDelayMs: 5 } });
@@ -110,7 +101,7 @@ async function runK8sJob(
       }),
     client,
     log,
-    runnerState,
+    runnerState: TEST_RUNNER_STATE,
     killGraceMs: 1000,
     ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
   });
