@@ -12,9 +12,9 @@
  *   that instant is still handed over and runs.
  */
 import type { Logger } from "pino";
+import { createBackoff, sleep } from "../backoff.ts";
 import { isUnrecoverable } from "../control-plane/errors.ts";
 import type { Execution, Job } from "../control-plane/schemas.ts";
-import { createBackoff, sleep } from "./backoff.ts";
 import { type JobOrder, orderJobs } from "./job-order.ts";
 import type { JobSource } from "./job-source.ts";
 import { errorFields } from "./log-fields.ts";

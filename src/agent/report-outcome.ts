@@ -5,9 +5,9 @@
  * holds the outcome and the next start delivers it.
  */
 import type { Logger } from "pino";
+import { createBackoff, sleep } from "../backoff.ts";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
 import { ControlPlaneError } from "../control-plane/errors.ts";
-import { createBackoff, sleep } from "./backoff.ts";
 import type { PendingOutcome } from "./journal.ts";
 import { errorFields } from "./log-fields.ts";
 

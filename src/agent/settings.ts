@@ -4,10 +4,10 @@
  * for `retryForMs` (default 5 minutes) — except a refused token (401/403), which no retry can fix.
  */
 import type { Logger } from "pino";
+import { createBackoff, sleep } from "../backoff.ts";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
 import { isUnrecoverable } from "../control-plane/errors.ts";
 import { nsToMs, type RunnerSettings } from "../control-plane/schemas.ts";
-import { createBackoff, sleep } from "./backoff.ts";
 import { errorFields } from "./log-fields.ts";
 
 /** Why the agent could not start; `exitCode` is what the command returns (2 = fix the configuration). */

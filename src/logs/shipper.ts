@@ -18,6 +18,7 @@
 import { rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { createBackoff } from "../backoff.ts";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
 import { ControlPlaneError } from "../control-plane/errors.ts";
 import { createLogsEncoder, type LogsEncoder } from "./logs-encoder.ts";
@@ -135,7 +136,7 @@ export function createShipper(opts: ShipperOptions): Shipper {
 
   /** Sends one encoded batch until it is acknowledged (true) or the shipper stops (false). */
   async function send(s: Shipment, body: Uint8Array, items: number): Promise<boolean> {
-    let failures = 0;
+    const backoff = createBackoff({ initialMs: o.retryBaseMs, maxMs: o.retryMaxMs, jitterRatio: 0.5 });
     for (;;) {
       if (stopping.signal.aborted) return false;
       try {
@@ -144,6 +145,7 @@ export function createShipper(opts: ShipperOptions): Shipper {
           signal: hardStop.signal,
           timeoutMs: o.requestTimeoutMs,
         });
+        const failures = backoff.attempts;
         if (failures > 0) {
           log.info({ executionId: s.context.executionId, failures }, "job log shipping recovered");
         }
@@ -153,10 +155,9 @@ export function createShipper(opts: ShipperOptions): Shipper {
       } catch (err) {
         stats.failedRequests++;
         if (hardStop.signal.aborted) return false;
-        const ceiling = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.min(failures, 20));
         const retryAfterMs = err instanceof ControlPlaneError ? err.retryAfterMs : undefined;
-        const delayMs = Math.max(retryAfterMs ?? 0, Math.round(ceiling * (0.5 + Math.random() / 2)));
-        failures++;
+        const delayMs = Math.max(retryAfterMs ?? 0, backoff.next());
+        const failures = backoff.attempts;
         if (failures === 1 || failures % 20 === 0) {
           log.warn(
             {

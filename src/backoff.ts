@@ -1,6 +1,7 @@
 /**
- * Jittered exponential backoff for idle polling and error retries, and an abortable sleep. Pure: the random
- * source is injected so tests can table-test the delays.
+ * Jittered exponential backoff for idle polling and error retries (the job loops, outcome delivery, the log
+ * shipper), and an abortable sleep. Pure: the random source is injected so tests can table-test the delays.
+ * (The control-plane client's per-request retries use full jitter and Retry-After: control-plane/retry.ts.)
  */
 import { setTimeout as delay } from "node:timers/promises";
 

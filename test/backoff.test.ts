@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createBackoff, sleep } from "../../src/agent/backoff.ts";
+import { createBackoff, sleep } from "../src/backoff.ts";
 
 describe("backoff", () => {
   it.each([
