@@ -7,8 +7,10 @@
  *
  *   node scripts/build.ts [--outdir dist] [--format esm|cjs] [--commit SHA]
  *
- * Worker threads started as `new Worker(new URL("./x.ts", import.meta.url))` are bundled separately and
- * inlined as `data:` URL modules, so the bundle needs no file beside it.
+ * Worker threads started as `new Worker(new URL("./x.ts", import.meta.url), { … })` are bundled separately and
+ * inlined as source text started with `eval: true`, so the bundle needs no file beside it. (Not as `data:`
+ * URLs: Node percent-decodes a data URL in a JavaScript loop, which got TurboFan compiled at every start and
+ * kept ~4.6 MB of the compiler's pages of the node binary resident in an idle runner.)
  */
 import { execFileSync } from "node:child_process";
 import { chmod, readFile, rm } from "node:fs/promises";
@@ -63,9 +65,9 @@ export function resolveCommit(env: NodeJS.ProcessEnv = process.env, cwd: string 
   }
 }
 
-/** `new Worker(new URL("./x.ts", import.meta.url)` — the one way the sources start a worker thread. */
+/** `new Worker(new URL("./x.ts", import.meta.url), {` — the one way the sources start a worker thread. */
 const WORKER_URL =
-  /new\s+Worker\(\s*new\s+URL\(\s*(["'])(\.{1,2}\/[^"']+\.ts)\1\s*,\s*import\.meta\.url\s*\)/g;
+  /new\s+Worker\(\s*new\s+URL\(\s*(["'])(\.{1,2}\/[^"']+\.ts)\1\s*,\s*import\.meta\.url\s*\)\s*,\s*\{/g;
 /** Any other reference to the module's own location, which a bundle would silently get wrong. */
 const SELF_LOCATION = /import\.meta\.(url|dirname|filename|resolve)\b/;
 
@@ -78,8 +80,8 @@ function definitions(commit: string): Record<string, string> {
   return { "process.env.RUNNER_COMMIT": JSON.stringify(commit) };
 }
 
-/** Bundles one worker entry as an ESM module and returns it as a `data:` URL. */
-async function workerDataUrl(entry: string, commit: string): Promise<string> {
+/** Bundles one worker entry as an ESM module and returns its source text. */
+async function workerSource(entry: string, commit: string): Promise<string> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -90,12 +92,11 @@ async function workerDataUrl(entry: string, commit: string): Promise<string> {
     minifySyntax: true,
     minifyWhitespace: true,
     define: definitions(commit),
-    // a data: URL has no file location, so require() is anchored at the node binary (builtins only)
+    // evaluated source has no file location, so require() is anchored at the node binary (builtins only)
     banner: { js: REQUIRE_SHIM("process.execPath") },
     logLevel: "silent",
   });
-  const code = result.outputFiles[0]?.text ?? "";
-  return `data:text/javascript;base64,${Buffer.from(code).toString("base64")}`;
+  return result.outputFiles[0]?.text ?? "";
 }
 
 /** Inlines worker entries and rejects any other self-location lookup in the sources. */
@@ -109,8 +110,9 @@ function workersPlugin(commit: string, workers: string[]): Plugin {
         for (const match of source.matchAll(WORKER_URL)) {
           const entry = path.resolve(path.dirname(args.path), match[2] ?? "");
           workers.push(path.relative(ROOT, entry));
-          const url = await workerDataUrl(entry, commit);
-          rewritten = rewritten.replace(match[0], `new Worker(new URL(${JSON.stringify(url)})`);
+          const code = await workerSource(entry, commit);
+          // Node 24 evaluates a worker's source as a module when it has import/export syntax
+          rewritten = rewritten.replace(match[0], `new Worker(${JSON.stringify(code)}, { eval: true,`);
         }
         const leftover = SELF_LOCATION.exec(rewritten);
         if (leftover !== null) {
@@ -118,7 +120,7 @@ function workersPlugin(commit: string, workers: string[]): Plugin {
           return {
             errors: [
               {
-                text: `${leftover[0]} cannot work in a one-file bundle (it would point at dist/, not src/); start workers with new Worker(new URL("./x.ts", import.meta.url)) or avoid the file lookup`,
+                text: `${leftover[0]} cannot work in a one-file bundle (it would point at dist/, not src/); start workers with new Worker(new URL("./x.ts", import.meta.url), { … }) or avoid the file lookup`,
                 location: { file: path.relative(ROOT, args.path), line },
               },
             ],

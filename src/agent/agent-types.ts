@@ -50,6 +50,8 @@ export interface AgentOptions {
   killGraceMs: number;
   /** Per-request deadline of a heartbeat, in ms; default 5000. */
   heartbeatTimeoutMs: number;
+  /** Milliseconds without a job before one full garbage collection returns memory (idle-gc.ts); default 0: off. */
+  idleGcDelayMs?: number;
   /** Milliseconds between cancel checks of a running job; default 500. */
   cancelPollMs?: number;
   /** A loop silent (not asking, not busy) for longer than this fails /healthz; default 2 × (longPollWaitMs + 5000) + pollMaxIntervalMs + 10 000. */

@@ -26,6 +26,7 @@ import { createCancelWatch } from "./cancel-watch.ts";
 import { type DrainPlan, runDrain, settlesWithin } from "./drain.ts";
 import type { HeartbeatStats } from "./heartbeat.ts";
 import { type HeartbeatHandle, startHeartbeats } from "./heartbeat-thread.ts";
+import { createIdleGc } from "./idle-gc.ts";
 import { createJobLoop, type JobLoop } from "./job-loop.ts";
 import { createJobRunner } from "./job-runner.ts";
 import { createJobSource } from "./job-source.ts";
@@ -64,6 +65,18 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     client,
     log,
     ...(options.cancelPollMs !== undefined ? { intervalMs: options.cancelPollMs } : {}),
+  });
+  const idleGc = createIdleGc({
+    delayMs: options.idleGcDelayMs ?? 0,
+    onCompaction: ({ durationMs, rssBefore, rssAfter }) =>
+      log.debug(
+        {
+          durationMs: Math.round(durationMs * 10) / 10,
+          rssBeforeMb: mb(rssBefore),
+          rssAfterMb: mb(rssAfter),
+        },
+        "idle: memory compacted",
+      ),
   });
   const healthWindowMs =
     options.healthWindowMs ?? 2 * (options.longPollWaitMs + 5_000) + options.pollMaxIntervalMs + 10_000;
@@ -120,6 +133,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     killGraceMs: options.killGraceMs,
     stopSignal: stopController.signal,
     telemetry: () => telemetryReady,
+    idleGc,
     openJobLog: (job, execution, stepName, echo) =>
       shipper === undefined
         ? undefined
@@ -317,6 +331,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     );
     for (const loop of loops) loopRuns.push(loop.run(takeWork.signal));
     lifecycle.transition("running", "settings fetched, heartbeats and job loops started");
+    if (jobRunner.running().length === 0) idleGc.idle();
     log.info(
       {
         processType: options.processType,
@@ -353,6 +368,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     waitForRecovery: () => recovery,
     async closeAll(reason) {
       cancelWatch.stop();
+      idleGc.stop();
       // a registration still in flight was aborted with takeWork; its answer decides the PATCH below
       await settlesWithin(registration, 2_000);
       await heartbeats?.stop();
@@ -432,4 +448,8 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
     metricsText,
   };
   return agent;
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 104857.6) / 10;
 }

@@ -13,6 +13,7 @@ import { runJob, type StepName } from "../jobs/run-job.ts";
 import type { JobTracer } from "../telemetry/job-trace.ts";
 import { createWorkspace } from "../workspace/workspace.ts";
 import type { CancelWatch } from "./cancel-watch.ts";
+import type { IdleGc } from "./idle-gc.ts";
 import { pinoJobLog } from "./job-log.ts";
 import type { ClaimedJob } from "./job-loop.ts";
 import type { Journal } from "./journal.ts";
@@ -49,6 +50,8 @@ export interface JobRunnerDeps {
   /** Job and step spans and metrics (OpenTelemetry), or a promise of them while they load; none when absent or
    * undefined. */
   telemetry?: () => JobTracer | undefined | Promise<JobTracer | undefined>;
+  /** Told when the first job starts and when the last one ends (idle compaction). */
+  idleGc?: Pick<IdleGc, "busy" | "idle">;
 }
 
 /** One job being run. */
@@ -230,6 +233,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         controller: new AbortController(),
       };
       running.set(entry.executionId, entry);
+      deps.idleGc?.busy();
       const task = runOne(claimed, group, entry)
         .catch((err: unknown) =>
           deps.log.error({ err, jobId: entry.jobId }, "job runner failed unexpectedly"),
@@ -239,6 +243,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
           tasks.delete(task);
           claimed.slot.release();
           if (running.size === 0) {
+            deps.idleGc?.idle();
             const toWake = idleWaiters;
             idleWaiters = [];
             for (const wake of toWake) wake();

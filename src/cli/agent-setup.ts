@@ -79,6 +79,7 @@ export function agentOptionsFrom(
     workspaceDir: config.workspaceDir,
     logSpoolMaxBytes: config.logSpoolMaxBytes,
     journalSync: config.journalSync,
+    idleGcDelayMs: config.idleGcDelayMs,
     keepWorkspaces: config.keepWorkspaces,
     admin: { host: config.adminHost, port: config.adminPort },
     heartbeatThread: {

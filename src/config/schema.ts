@@ -245,6 +245,9 @@ export function createConfigSchema(ctx: ConfigContext) {
        * fdatasynced right after, off the job's path) or `always` (fdatasynced first, ~1–2 ms per write).
        * Default "background". */
       journalSync: z._default(oneOf(JOURNAL_SYNCS), "background"),
+      /** After this long without a job, one full garbage collection returns the memory startup or the last jobs
+       * left behind, in ms; 0 turns it off. Default 2 s. */
+      idleGcDelayMs: z._default(durationMs(0), 2_000),
       /** Largest size of one job's on-disk log spool, in bytes. Default 100 MiB. */
       logSpoolMaxBytes: z._default(
         coerced('a positive byte size such as 104857600 or "100MiB"', (v) => {
@@ -312,6 +315,7 @@ export const CONFIG_FIELDS: Readonly<Record<ConfigField, Readonly<ConfigFieldMet
   heartbeatTimeoutMs: { env: "RUNNER_HEARTBEAT_REQUEST_TIMEOUT" },
   tlsInsecure: { env: "RUNNER_TLS_INSECURE" },
   journalSync: { env: "RUNNER_JOURNAL_SYNC" },
+  idleGcDelayMs: { env: "RUNNER_IDLE_GC_DELAY" },
   logSpoolMaxBytes: { env: "RUNNER_LOG_SPOOL_MAX_BYTES" },
   configFile: { env: "RUNNER_CONFIG", flag: "config", inFile: false },
 };

@@ -77,6 +77,7 @@ async function setup(opts: { workspaces: boolean; holds: { add?: Promise<void>; 
   const dir = await mkdtemp(join(tmpdir(), "runner-job-runner-"));
   dirs.push(dir);
   const events: string[] = [];
+  const gcEvents: string[] = [];
   const journal = createJournal({ dir: join(dir, "state") });
   await journal.open();
   const { client } = createFakeClient({
@@ -108,6 +109,10 @@ async function setup(opts: { workspaces: boolean; holds: { add?: Promise<void>; 
     killGraceMs: 100,
     stopSignal: new AbortController().signal,
     ...(opts.workspaces ? { workspaceRoot: join(dir, "workspaces") } : {}),
+    idleGc: {
+      busy: () => gcEvents.push(`busy (${events.length} events)`),
+      idle: () => gcEvents.push(`idle (${events.length} events)`),
+    },
   });
   const pool = createWorkerPool(1);
   const slot = await pool.reserve();
@@ -118,7 +123,7 @@ async function setup(opts: { workspaces: boolean; holds: { add?: Promise<void>; 
     receivedAtMs: performance.now(),
     claimedAtMs: performance.now(),
   };
-  return { runner, events, journal, slot, claimed };
+  return { runner, events, gcEvents, journal, slot, claimed };
 }
 
 describe("job runner", () => {
@@ -142,6 +147,15 @@ describe("job runner", () => {
       expect(journal.entries()).toEqual([]);
     },
   );
+
+  it("tells the idle compactor it is busy when a job starts and idle once the job is forgotten", async () => {
+    const { runner, events, gcEvents, claimed } = await setup({ workspaces: false, holds: {} });
+    runner.start(claimed, "operations");
+    expect(gcEvents).toEqual(["busy (0 events)"]);
+    await runner.idle();
+    expect(events.at(-1)).toBe("forgotten");
+    expect(gcEvents).toEqual(["busy (0 events)", `idle (${events.length} events)`]);
+  });
 
   it("frees the slot once the outcome is delivered, before the journal forgot the job", async () => {
     const hold = gate();

@@ -101,6 +101,7 @@ describe("loadConfig precedence", () => {
         RUNNER_TLS_INSECURE: "true",
         RUNNER_LOG_SPOOL_MAX_BYTES: "10MiB",
         RUNNER_JOURNAL_SYNC: "always",
+        RUNNER_IDLE_GC_DELAY: "5s",
       },
     });
     expect(config).toEqual({
@@ -129,6 +130,7 @@ describe("loadConfig precedence", () => {
       tlsInsecure: true,
       logSpoolMaxBytes: 10 * 1024 * 1024,
       journalSync: "always",
+      idleGcDelayMs: 5000,
     });
   });
 });

@@ -137,6 +137,7 @@ describe("createConfigSchema", () => {
       tlsInsecure: false,
       logSpoolMaxBytes: 104_857_600,
       journalSync: "background",
+      idleGcDelayMs: 2000,
       configFile: undefined,
     });
   });
