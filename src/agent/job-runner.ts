@@ -197,7 +197,8 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         createResult: (jobId, executionId, result, options) =>
           client.createResult(jobId, executionId, result, options),
         updateExecutionStatus: async (jobId, executionId, status, options) => {
-          await logClosed;
+          // the last non-terminal status is answered and the job log flushed before the terminal status
+          await Promise.all([logClosed, outcome.statusesSent]);
           return client.updateExecutionStatus(jobId, executionId, status, options);
         },
       },

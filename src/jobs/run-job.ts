@@ -3,15 +3,18 @@
  *
  * `reset → fetch → validate → initialize` run under status `initializing`, `execute → outputs` under
  * `in-progress`, `cleanup` under `cleaning-up` (PROTOCOL.md §1.10). The plan text is requested as soon as the
- * handler is known, alongside the `initializing` PATCH (a read, so it may overlap the status; the fetch step
- * waits for it); no step runs before that PATCH was answered and `beforeFirstStep` settled. A handler that
- * declares `needsWorkspace: false` gets no workspace. A throwing step fails the job (cleanup still runs after
- * execute/outputs); an expired `execution_timeout` gives `timed-out`; a cancel by the control plane gives
- * `cancelled`; a drain or shutdown abort gives `failed`. `runJob` never throws.
+ * handler is known, alongside the `initializing` PATCH (the fetch step waits for it); no step runs before
+ * `beforeFirstStep` settled. A handler that declares `needsWorkspace: false` gets no workspace. A throwing
+ * step fails the job (cleanup still runs after execute/outputs); an expired `execution_timeout` gives
+ * `timed-out`; a cancel by the control plane gives `cancelled`; a drain or shutdown abort gives `failed`.
+ * `runJob` never throws.
  *
- * Non-terminal status PATCHes are best effort (the client retries; a failure is logged and the job goes on).
- * The terminal status and the result are returned as a JobOutcome; the agent delivers them (retrying until
- * the control plane acknowledges), so a control-plane outage never loses a finished job.
+ * Non-terminal statuses go through a status queue (status-queue.ts): every one is sent, in the order the
+ * pipeline reached it, each after the previous one was answered, and no step waits for them (best effort: the
+ * client retries; a failure is logged and the job goes on). The terminal status and the result are returned
+ * as a JobOutcome, with `statusesSent` (the queue drained); the agent delivers them (retrying until the
+ * control plane acknowledges), the terminal status after `statusesSent`, so a control-plane outage never loses
+ * a finished job and no status arrives after the terminal one.
  */
 import * as z from "zod/mini";
 import { $ZodError } from "zod/v4/core";
@@ -29,6 +32,7 @@ import {
   type JobLog,
   type RunnerState,
 } from "./handler.ts";
+import { createStatusQueue } from "./status-queue.ts";
 
 /** Default execution deadline when the job has no `execution_timeout` (Nuon's default, 5 minutes). */
 export const DEFAULT_EXECUTION_TIMEOUT_MS = 5 * 60_000;
@@ -58,6 +62,9 @@ export interface JobOutcome {
   result: ResultInput;
   /** Milliseconds from pipeline start to the outcome. */
   durationMs: number;
+  /** Settles once every non-terminal status of the run was answered or given up (never rejects); the terminal
+   * status must not be sent before. */
+  statusesSent: Promise<void>;
   /** Calls the handler's afterFinished hook; the agent calls it once the terminal status is delivered. */
   afterDelivered(): void;
 }
@@ -179,6 +186,8 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     { once: true },
   );
 
+  const statuses = createStatusQueue((status) => patch(status));
+
   async function patch(status: ExecutionStatus): Promise<void> {
     try {
       await client.updateExecutionStatus(job.id, execution.id, status);
@@ -232,11 +241,10 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
       throw new StepFailed("handler", err);
     }
     const h = handler;
-    const initializing = patch("initializing");
+    statuses.report("initializing");
     // A GET with no side effect: it overlaps the status PATCH, and the fetch step awaits it.
     const planText = client.getPlanText(job.id, { signal });
     planText.catch(() => undefined); // a job that ends before fetch never reads it
-    await initializing;
     current = "reset";
     if (input.beforeFirstStep !== undefined) await raceAbort(input.beforeFirstStep, signal, settleMs);
     if (signal.aborted) throw signal.reason;
@@ -264,7 +272,7 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     await step("validate", h.validate === undefined ? undefined : () => h.validate!(c));
     current = "initialize";
     await step("initialize", h.initialize === undefined ? undefined : () => h.initialize!(c));
-    await patch("in-progress");
+    statuses.report("in-progress");
     reachedExecute = true;
     current = "execute";
     await step("execute", () => h.execute(c));
@@ -277,7 +285,7 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
       }
     });
     reachedExecute = false; // cleanup below is the regular step
-    await patch("cleaning-up");
+    statuses.report("cleaning-up");
     current = "cleanup";
     await step("cleanup", h.cleanup === undefined ? undefined : () => h.cleanup!(c));
   } catch (err) {
@@ -324,6 +332,7 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
     ...(message !== undefined ? { message } : {}),
     result,
     durationMs,
+    statusesSent: statuses.drained(),
     afterDelivered() {
       try {
         finalHandler?.afterFinished?.(finalCtx, status);

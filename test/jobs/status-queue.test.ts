@@ -1,0 +1,83 @@
+/**
+ * The status queue: every status reported is sent, in order, one at a time (the next only after the previous
+ * answer), the first one at once; `drained()` waits for all of them and never rejects.
+ */
+import { describe, expect, it } from "vitest";
+import type { ExecutionStatus } from "../../src/control-plane/schemas.ts";
+import { createStatusQueue } from "../../src/jobs/status-queue.ts";
+
+function heldSender() {
+  const events: string[] = [];
+  const answers: Array<() => void> = [];
+  const send = (status: ExecutionStatus) => {
+    events.push(`sent ${status}`);
+    return new Promise<void>((resolve) => {
+      answers.push(() => {
+        events.push(`answered ${status}`);
+        resolve();
+      });
+    });
+  };
+  return { events, answers, send };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe("status queue", () => {
+  it("sends the first status at once and each next one only after the previous answer, skipping none", async () => {
+    const s = heldSender();
+    const queue = createStatusQueue(s.send);
+    queue.report("initializing");
+    expect(s.events).toEqual(["sent initializing"]); // synchronously
+    queue.report("in-progress");
+    queue.report("cleaning-up");
+    await tick();
+    expect(s.events).toEqual(["sent initializing"]);
+    s.answers.shift()?.();
+    await tick();
+    expect(s.events).toEqual(["sent initializing", "answered initializing", "sent in-progress"]);
+    s.answers.shift()?.();
+    await tick();
+    s.answers.shift()?.();
+    await queue.drained();
+    expect(s.events).toEqual([
+      "sent initializing",
+      "answered initializing",
+      "sent in-progress",
+      "answered in-progress",
+      "sent cleaning-up",
+      "answered cleaning-up",
+    ]);
+  });
+
+  it("goes on after a send that rejects, and drained() resolves", async () => {
+    const sent: string[] = [];
+    const queue = createStatusQueue(async (status) => {
+      sent.push(status);
+      if (status === "initializing") throw new Error("unreachable");
+    });
+    queue.report("initializing");
+    queue.report("in-progress");
+    await expect(queue.drained()).resolves.toBeUndefined();
+    expect(sent).toEqual(["initializing", "in-progress"]);
+  });
+
+  it("sends at once again once it was drained", async () => {
+    const s = heldSender();
+    const queue = createStatusQueue(s.send);
+    queue.report("initializing");
+    s.answers.shift()?.();
+    await queue.drained();
+    queue.report("in-progress");
+    expect(s.events.at(-1)).toBe("sent in-progress");
+    let drained = false;
+    void queue.drained().then(() => {
+      drained = true;
+    });
+    await tick();
+    expect(drained).toBe(false);
+    s.answers.shift()?.();
+    await tick();
+    expect(drained).toBe(true);
+  });
+});
