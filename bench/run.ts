@@ -19,7 +19,7 @@ import { renderResults, replaceResults } from "./report.ts";
 import { buildRows, failedRow, type Measured, type Outcome } from "./rows.ts";
 import { killAllBenchRunners, NODE, rssMb, runnerStarted, spawnBenchRunner } from "./runner.ts";
 import { extraRows } from "./sibling-benches.ts";
-import { bareNodeRssMb, firstPollSamples, freshIdleFootprints, idleFootprint } from "./startup.ts";
+import { bareNodeRssMb, firstPollSamples, freshIdleFootprints, idleFootprint, idleRssMb as settledRssMb } from "./startup.ts";
 import { type BenchRow, formatMs, formatTable, median } from "./stats.ts";
 
 const DOC = fileURLToPath(new URL("../docs/performance.md", import.meta.url));
@@ -62,7 +62,12 @@ async function concurrencyOne(
     await attempt("warm-up", () => sequentialNoops(cp, runner.runnerId, 20));
     const sequential = await attempt("sequential noops", () => sequentialNoops(cp, runner.runnerId, samples));
     const throughput1 = await attempt("throughput, concurrency 1", () => noopThroughput(cp, runner, samples));
-    notes.push(`RSS of that runner after its ${20 + 2 * samples} jobs: ${rssMb(runner.pid).toFixed(0)} MB.`);
+    const afterJobs = rssMb(runner.pid);
+    // idle compaction (RUNNER_IDLE_GC_DELAY, default 2 s) runs once the runner has had no job for the delay
+    const afterIdle = await settledRssMb(runner.pid);
+    notes.push(
+      `RSS of that runner after its ${20 + 2 * samples} jobs: ${afterJobs.toFixed(0)} MB; after 3 s without a job (idle compaction): ${afterIdle.toFixed(0)} MB.`,
+    );
     return { idleRssMb: idleRss, rtt, sequential, throughput1 };
   } finally {
     await runner.stop();
@@ -108,6 +113,11 @@ async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quic
       const early = await noopThroughput(cp, sixteen, quick ? 200 : 600, 40_000);
       await noopThroughput(cp, sixteen, quick ? 200 : STEADY_WARMUP_JOBS, 40_000);
       const steady = await noopThroughput(cp, sixteen, quick ? 200 : 600, 40_000);
+      const afterJobs = rssMb(sixteen.pid);
+      const afterIdle = await settledRssMb(sixteen.pid);
+      notes.push(
+        `RSS of the concurrency-16 runner after its ${FIRST_WARMUP_JOBS + 2 * (quick ? 200 : 600) + (quick ? 200 : STEADY_WARMUP_JOBS)} jobs: ${afterJobs.toFixed(0)} MB; after 3 s without a job (idle compaction): ${afterIdle.toFixed(0)} MB.`,
+      );
       return { early, steady };
     } finally {
       await sixteen.stop();

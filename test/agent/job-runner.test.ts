@@ -27,8 +27,10 @@ import { silentLog } from "./support/silent-log.ts";
 
 const dirs: string[] = [];
 const shippers: Shipper[] = [];
+const journals: Journal[] = [];
 afterEach(async () => {
   await Promise.all(shippers.splice(0).map((s) => s.close()));
+  await Promise.all(journals.splice(0).map((j) => j.close()));
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -79,6 +81,7 @@ async function setup(opts: { workspaces: boolean; holds: { add?: Promise<void>; 
   const events: string[] = [];
   const gcEvents: string[] = [];
   const journal = createJournal({ dir: join(dir, "state") });
+  journals.push(journal);
   await journal.open();
   const { client } = createFakeClient({
     createResult: () => {
@@ -189,6 +192,7 @@ async function setupWithLogs(opts: {
   const stateDir = join(dir, "state");
   const events: string[] = [];
   const journal = createJournal({ dir: stateDir });
+  journals.push(journal);
   await journal.open();
   const shipped: number[] = [];
   const { client } = createFakeClient({

@@ -44,6 +44,7 @@ describe("journal", () => {
     const second = createJournal({ dir });
     expect(await second.open()).toEqual([entry(2)]);
     await second.close();
+    await first.close(); // its file handles (a killed process's would close with it); the lock is gone already
   });
 
   it("writes its two slots in place, in turn: no other file is made, and the newest slot holds every change", async () => {
