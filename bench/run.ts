@@ -19,7 +19,13 @@ import { renderResults, replaceResults } from "./report.ts";
 import { buildRows, failedRow, type Measured, type Outcome } from "./rows.ts";
 import { killAllBenchRunners, NODE, rssMb, runnerStarted, spawnBenchRunner } from "./runner.ts";
 import { extraRows } from "./sibling-benches.ts";
-import { bareNodeRssMb, firstPollSamples, freshIdleFootprints, idleFootprint, idleRssMb as settledRssMb } from "./startup.ts";
+import {
+  bareNodeRssMb,
+  firstPollSamples,
+  freshIdleFootprints,
+  idleFootprint,
+  idleRssMb as settledRssMb,
+} from "./startup.ts";
 import { type BenchRow, formatMs, formatTable, median } from "./stats.ts";
 
 const DOC = fileURLToPath(new URL("../docs/performance.md", import.meta.url));
