@@ -1,11 +1,12 @@
 /**
  * One benchmark scenario at a time, for working on a figure (not for the record: `npm run bench` is):
  *
- *   node bench/focus.ts <scenario> [--sources] [--jobs N] [--cpu-prof DIR]
+ *   node bench/focus.ts <scenario> [--sources] [--jobs N] [--cpu-prof DIR] [--env NAME=VALUE …]
  *
  * Scenarios: `sequential` (pickup and wall time of noop jobs one at a time), `throughput1`, `throughput16`
  * (noop jobs enqueued at once), `rss` (idle RSS). The runner runs from a fresh bundle unless `--sources`;
- * `--cpu-prof DIR` writes the runner's V8 CPU profile into DIR when it stops.
+ * `--cpu-prof DIR` writes the runner's V8 CPU profile into DIR when it stops; `--env` (repeatable) adds a
+ * variable to the runner's environment (an A/B of a setting, e.g. `--env LOG_LEVEL=warn`).
  */
 import { parseArgs } from "node:util";
 import { startControlPlane } from "../src/mock-control-plane/server.ts";
@@ -25,12 +26,13 @@ async function main(argv: string[]): Promise<number> {
       sources: { type: "boolean", default: false },
       jobs: { type: "string" },
       "cpu-prof": { type: "string" },
+      env: { type: "string", multiple: true },
     },
   });
   const scenario = positionals[0] as Scenario | undefined;
   if (scenario === undefined || !SCENARIOS.includes(scenario)) {
     process.stderr.write(
-      `usage: node bench/focus.ts <${SCENARIOS.join("|")}> [--sources] [--jobs N] [--cpu-prof DIR]\n`,
+      `usage: node bench/focus.ts <${SCENARIOS.join("|")}> [--sources] [--jobs N] [--cpu-prof DIR] [--env NAME=VALUE …]\n`,
     );
     return 2;
   }
@@ -39,6 +41,14 @@ async function main(argv: string[]): Promise<number> {
   const cp = await startControlPlane();
   try {
     const env: Record<string, string> = scenario === "throughput16" ? { RUNNER_CONCURRENCY: "16" } : {};
+    for (const pair of values.env ?? []) {
+      const at = pair.indexOf("=");
+      if (at <= 0) {
+        process.stderr.write(`focus: --env takes NAME=VALUE, got "${pair}"\n`);
+        return 2;
+      }
+      env[pair.slice(0, at)] = pair.slice(at + 1);
+    }
     const cpuProf = values["cpu-prof"];
     const runner = await spawnBenchRunner(cp, {
       ...(bundle ? { entry: bundle.entry } : {}),
