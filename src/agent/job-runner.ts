@@ -7,6 +7,7 @@
  */
 import type { Logger } from "pino";
 import type { ControlPlaneApi } from "../control-plane/api.ts";
+import { raceAbort } from "../jobs/abort-race.ts";
 import type { AbortReason, JobLog, RunnerState } from "../jobs/handler.ts";
 import type { HandlerRegistry } from "../jobs/registry.ts";
 import { runJob, type StepName } from "../jobs/run-job.ts";
@@ -197,8 +198,10 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         createResult: (jobId, executionId, result, options) =>
           client.createResult(jobId, executionId, result, options),
         updateExecutionStatus: async (jobId, executionId, status, options) => {
-          // the last non-terminal status is answered and the job log flushed before the terminal status
-          await Promise.all([logClosed, outcome.statusesSent]);
+          // the last non-terminal status is answered and the job log flushed before the terminal status (a
+          // runner that stops for good stops waiting: the journal keeps the outcome for the next start)
+          const ready = Promise.all([logClosed, outcome.statusesSent]);
+          await (options?.signal === undefined ? ready : raceAbort(ready, options.signal, 0));
           return client.updateExecutionStatus(jobId, executionId, status, options);
         },
       },

@@ -188,16 +188,20 @@ export async function runJob(input: RunJobInput): Promise<JobOutcome> {
 
   const statuses = createStatusQueue((status) => patch(status));
 
-  async function patch(status: ExecutionStatus): Promise<void> {
+  /** PATCHes a non-terminal status; true once acknowledged, false when given up (logged). */
+  async function patch(status: ExecutionStatus): Promise<boolean> {
+    let delivered = true;
     try {
       await client.updateExecutionStatus(job.id, execution.id, status);
     } catch (err) {
+      delivered = false;
       log.warn("could not update the execution status; the job goes on", {
         status,
         error: describeError(err),
       });
     }
     input.onStatus?.(status);
+    return delivered;
   }
 
   function notifyStep(name: StepName, phase: "start" | "end", error?: unknown): void {

@@ -75,7 +75,13 @@ function heldJournal(
   } satisfies Journal;
 }
 
-async function setup(opts: { workspaces: boolean; holds: { add?: Promise<void>; remove?: Promise<void> } }) {
+async function setup(opts: {
+  workspaces: boolean;
+  holds: { add?: Promise<void>; remove?: Promise<void> };
+  /** The `initializing` PATCH is answered once this settles. */
+  initializingAnswered?: Promise<void>;
+  stopSignal?: AbortSignal;
+}) {
   const dir = await mkdtemp(join(tmpdir(), "runner-job-runner-"));
   dirs.push(dir);
   const events: string[] = [];
@@ -87,8 +93,9 @@ async function setup(opts: { workspaces: boolean; holds: { add?: Promise<void>; 
     createResult: () => {
       events.push("result posted");
     },
-    updateExecutionStatus: (_job: string, _exec: string, status: string) => {
+    updateExecutionStatus: async (_job: string, _exec: string, status: string) => {
       events.push(`status ${status}`);
+      if (status === "initializing") await opts.initializingAnswered;
     },
   });
   const handler: JobHandler<unknown> = {
@@ -110,7 +117,7 @@ async function setup(opts: { workspaces: boolean; holds: { add?: Promise<void>; 
     metrics: createAgentMetrics(),
     runnerState,
     killGraceMs: 100,
-    stopSignal: new AbortController().signal,
+    stopSignal: opts.stopSignal ?? new AbortController().signal,
     ...(opts.workspaces ? { workspaceRoot: join(dir, "workspaces") } : {}),
     idleGc: {
       busy: () => gcEvents.push(`busy (${events.length} events)`),
@@ -150,6 +157,29 @@ describe("job runner", () => {
       expect(journal.entries()).toEqual([]);
     },
   );
+
+  it("sends the terminal status only after the queued statuses, and stops waiting for them when the runner stops", async () => {
+    const stop = new AbortController();
+    const { runner, events, journal, claimed } = await setup({
+      workspaces: false,
+      holds: {},
+      initializingAnswered: new Promise<void>(() => undefined), // never answered
+      stopSignal: stop.signal,
+    });
+    runner.start(claimed, "operations");
+    for (let i = 0; i < 200 && !events.includes("result posted"); i++)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    // the steps and the result did not wait for `initializing`; the terminal status does
+    expect(events).toContain("step execute");
+    expect(events).toContain("result posted");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(events.filter((e) => e.startsWith("status"))).toEqual(["status initializing"]);
+    stop.abort(new Error("the runner stops"));
+    await runner.idle();
+    expect(events.filter((e) => e.startsWith("status"))).toEqual(["status initializing"]);
+    // the outcome stays in the journal: the next start delivers it
+    expect(journal.entries()).toMatchObject([{ executionId: "exec-1", outcome: { status: "finished" } }]);
+  });
 
   it("tells the idle compactor it is busy when a job starts and idle once the job is forgotten", async () => {
     const { runner, events, gcEvents, claimed } = await setup({ workspaces: false, holds: {} });

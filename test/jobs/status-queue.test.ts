@@ -1,6 +1,7 @@
 /**
  * The status queue: every status reported is sent, in order, one at a time (the next only after the previous
- * answer), the first one at once; `drained()` waits for all of them and never rejects.
+ * answer), the first one at once; after one that could not be delivered, those already waiting behind it are
+ * dropped; `drained()` waits for all of them and never rejects.
  */
 import { describe, expect, it } from "vitest";
 import type { ExecutionStatus } from "../../src/control-plane/schemas.ts";
@@ -11,10 +12,10 @@ function heldSender() {
   const answers: Array<() => void> = [];
   const send = (status: ExecutionStatus) => {
     events.push(`sent ${status}`);
-    return new Promise<void>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       answers.push(() => {
         events.push(`answered ${status}`);
-        resolve();
+        resolve(true);
       });
     });
   };
@@ -50,13 +51,33 @@ describe("status queue", () => {
     ]);
   });
 
-  it("goes on after a send that rejects, and drained() resolves", async () => {
+  it("drops the statuses waiting behind one that was given up, and sends those reported later", async () => {
+    const sent: string[] = [];
+    let failing = true;
+    const queue = createStatusQueue(async (status) => {
+      sent.push(status);
+      await tick();
+      return !failing;
+    });
+    queue.report("initializing");
+    queue.report("in-progress"); // waits behind `initializing`, which is given up: dropped
+    await expect(queue.drained()).resolves.toBeUndefined();
+    expect(sent).toEqual(["initializing"]);
+    failing = false;
+    queue.report("cleaning-up");
+    await queue.drained();
+    expect(sent).toEqual(["initializing", "cleaning-up"]);
+  });
+
+  it("treats a send that rejects as given up, and drained() still resolves", async () => {
     const sent: string[] = [];
     const queue = createStatusQueue(async (status) => {
       sent.push(status);
       if (status === "initializing") throw new Error("unreachable");
+      return true;
     });
     queue.report("initializing");
+    await expect(queue.drained()).resolves.toBeUndefined();
     queue.report("in-progress");
     await expect(queue.drained()).resolves.toBeUndefined();
     expect(sent).toEqual(["initializing", "in-progress"]);
