@@ -9,7 +9,8 @@
  *
  * V8's collector is reachable from JavaScript only when exposed: `globalThis.gc` when node was started with
  * `--expose-gc`, else the function V8 installs in a new context while the flag is set for that moment (the
- * flag is turned off again at once, so no other context gets a `gc`). When neither works, compaction is off.
+ * flag is turned off again at once, so no other context gets a `gc`; Jest's leak detector reaches it the same
+ * way). When neither works, compaction is off.
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
