@@ -39,7 +39,12 @@ export function createStatusQueue(send: (status: ExecutionStatus) => Promise<boo
       const run = async () => {
         try {
           if (number <= droppedUpTo) return;
-          const delivered = await send(status).catch(() => false);
+          let delivered: boolean;
+          try {
+            delivered = await send(status);
+          } catch {
+            delivered = false;
+          }
           if (!delivered) droppedUpTo = reported;
         } finally {
           waiting -= 1;

@@ -69,18 +69,21 @@ describe("status queue", () => {
     expect(sent).toEqual(["initializing", "cleaning-up"]);
   });
 
-  it("treats a send that rejects as given up, and drained() still resolves", async () => {
+  it("treats a send that rejects or throws as given up, and drained() still resolves", async () => {
     const sent: string[] = [];
-    const queue = createStatusQueue(async (status) => {
+    const queue = createStatusQueue((status) => {
       sent.push(status);
-      if (status === "initializing") throw new Error("unreachable");
-      return true;
+      if (status === "initializing") throw new Error("thrown before any promise");
+      if (status === "in-progress") return Promise.reject(new Error("rejected"));
+      return Promise.resolve(true);
     });
     queue.report("initializing");
     await expect(queue.drained()).resolves.toBeUndefined();
     queue.report("in-progress");
     await expect(queue.drained()).resolves.toBeUndefined();
-    expect(sent).toEqual(["initializing", "in-progress"]);
+    queue.report("cleaning-up");
+    await expect(queue.drained()).resolves.toBeUndefined();
+    expect(sent).toEqual(["initializing", "in-progress", "cleaning-up"]);
   });
 
   it("sends at once again once it was drained", async () => {
