@@ -3,21 +3,17 @@
  * are reported (stable codes, never the token), its deadline, the one resend on a kept-alive connection the
  * server closed, and TLS verification (on unless tlsInsecure).
  */
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
+import type { ServerResponse } from "node:http";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createHeartbeatSender,
   HeartbeatError,
   type HeartbeatSender,
 } from "../../src/agent/heartbeat-sender.ts";
+import { type SeenRequest, startRecordingServer } from "../support/recording-server.ts";
+import { rejectionOf } from "../support/rejection.ts";
 import { testCertificates } from "../support/tls.ts";
 
 const TOKEN = "tok-heartbeat-secret";
@@ -28,56 +24,15 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  socket: Socket;
-}
-
-async function listen(server: Server | TlsServer, protocol = "http"): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `${protocol}://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
 /** A server answering each request with `answer(seen, res)`; every request is recorded. */
-async function recordingServer(answer: (seen: Seen, res: ServerResponse) => void) {
-  const seen: Seen[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => {
-      body += chunk;
-    });
-    req.on("end", () => {
-      const s = {
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body,
-        socket: req.socket,
-      };
-      seen.push(s);
-      answer(s, res);
-    });
-  });
-  return { seen, url: await listen(server) };
+async function recordingServer(answer: (seen: SeenRequest, res: ServerResponse) => void, server?: TlsServer) {
+  const started = await startRecordingServer(answer, server);
+  closers.push(() => started.close());
+  return started;
 }
 
 /** The error a send rejects with (fails the test when it resolves). */
-async function failure(send: Promise<void>): Promise<HeartbeatError> {
-  const err = await send.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HeartbeatError);
-  return err as HeartbeatError;
-}
+const failure = (send: Promise<void>) => rejectionOf(send, HeartbeatError);
 
 function sender(baseUrl: string, extra: { tlsInsecure?: boolean; ca?: string } = {}): HeartbeatSender {
   const s = createHeartbeatSender({ baseUrl, token: TOKEN, runnerId: "runr/1", version: "1.2.3", ...extra });
@@ -173,11 +128,13 @@ describe("heartbeat sender over TLS", () => {
   it("verifies certificates unless tlsInsecure, and trusts a CA given in `ca`", async () => {
     // Signed by a throwaway CA the sender does not trust.
     const certs = testCertificates();
-    const server = createTlsServer({ key: certs.serverKey, cert: certs.serverCert }, (_req, res) => {
-      res.writeHead(201);
-      res.end("{}");
-    });
-    const url = await listen(server, "https");
+    const { url } = await recordingServer(
+      (_s, res) => {
+        res.writeHead(201);
+        res.end("{}");
+      },
+      createTlsServer({ key: certs.serverKey, cert: certs.serverCert }),
+    );
     const err = await failure(sender(url).send({ alive_time: 1 }, 2_000));
     expect(err.code).toBe("NETWORK");
     await expect(sender(url, { tlsInsecure: true }).send({ alive_time: 1 }, 2_000)).resolves.toBeUndefined();

@@ -19,6 +19,7 @@ import {
   startFlakyServer,
   text,
 } from "../support/flaky-server.ts";
+import { rejectionOf } from "../support/rejection.ts";
 
 const TOKEN = "tok_S3cr3t-runner-token";
 const RUNNER = "runr_123";
@@ -52,15 +53,7 @@ function clientFor(baseUrl: string, overrides: Partial<ClientOptions> = {}): Con
   return client;
 }
 
-async function failure(p: Promise<unknown>): Promise<ControlPlaneError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ControlPlaneError))
-    throw new Error(`expected a ControlPlaneError, got ${String(err)}`);
-  return err;
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, ControlPlaneError);
 
 /** Everything about an error that could end up in a log line. */
 function everythingPrinted(err: ControlPlaneError): string {

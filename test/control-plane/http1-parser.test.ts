@@ -9,6 +9,7 @@ import {
   ResponseParseError,
   ResponseParser,
 } from "../../src/control-plane/http1-parser.ts";
+import { seededRandom } from "../support/seeded-random.ts";
 
 const limits = { maxHeaderBytes: 64 * 1024, maxBodyBytes: 1024 * 1024 };
 
@@ -39,17 +40,6 @@ function refused(text: string, opts: { expectBody?: boolean; limits?: typeof lim
     return err as ResponseParseError;
   }
   throw new Error("the parser accepted it");
-}
-
-/** A seeded pseudo-random generator (mulberry32), so a failing split can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const samples: Record<string, { text: string; close?: boolean; status: number; body: string }> = {
@@ -168,7 +158,7 @@ describe("ResponseParser", () => {
       const len = Buffer.byteLength(sample.text, "latin1");
       const bytewise = parse(sample.text, new Array<number>(len).fill(1), { close: sample.close === true });
       expect(bytewise).toEqual(whole);
-      const next = random(20_240_601);
+      const next = seededRandom(20_240_601);
       for (let round = 0; round < 200; round++) {
         const pieces: number[] = [];
         for (let left = len; left > 0; ) {

@@ -15,6 +15,8 @@ import {
   type HttpTransport,
   TransportError,
 } from "../../src/control-plane/transport.ts";
+import { rejectionOf } from "../support/rejection.ts";
+import { seededRandom } from "../support/seeded-random.ts";
 
 interface RawRequest {
   /** The request head as received (request line and headers). */
@@ -88,14 +90,7 @@ function transport(baseUrl: string, maxResponseBytes?: number): HttpTransport {
 const get = (t: HttpTransport, extra: { timeoutMs?: number; resendOnStaleReuse?: boolean } = {}) =>
   t.request({ method: "GET", path: "/x", headers: {}, timeoutMs: extra.timeoutMs ?? 2_000, ...extra });
 
-async function failure(p: Promise<unknown>): Promise<TransportError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TransportError);
-  return err as TransportError;
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, TransportError);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -108,17 +103,6 @@ async function writeInPieces(socket: Socket, bytes: Buffer, pieces: number[]) {
     at += n;
     await sleep(1);
   }
-}
-
-/** A seeded pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -191,7 +175,7 @@ describe("createHttpTransport against crafted answers", () => {
   });
 
   it("reads the same answers when they arrive cut at random points", async () => {
-    const next = random(7_031_977);
+    const next = seededRandom(7_031_977);
     const answers = [
       Buffer.from(CHUNKED, "latin1"),
       Buffer.from(`HTTP/1.1 100 Continue\r\n\r\n${OK}`, "latin1"),

@@ -6,9 +6,8 @@
  */
 
 import { getEventListeners } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Server } from "node:http";
 import { createServer as createTlsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { wasNeverSent } from "../../src/control-plane/retry.ts";
 import {
@@ -18,6 +17,8 @@ import {
   TransportError,
 } from "../../src/control-plane/transport.ts";
 import { refusedPort } from "../support/flaky-server.ts";
+import { type Answer, startRecordingServer } from "../support/recording-server.ts";
+import { rejectionOf } from "../support/rejection.ts";
 import { testCertificates } from "../support/tls.ts";
 
 const closers: Array<() => Promise<void>> = [];
@@ -27,51 +28,13 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage["headers"];
-  body: string;
-  socket: Socket;
-}
-
-type Handler = (seen: Seen, res: ServerResponse, index: number) => void;
+type Handler = Answer;
 
 /** A server on 127.0.0.1 that records each request and its connections, then lets `handler` answer. */
-async function serve(handler: Handler, server: Server = createServer()) {
-  const seen: Seen[] = [];
-  const connections: Socket[] = [];
-  const closedConnections: number[] = [];
-  const startedAt = performance.now();
-  server.on("connection", (socket: Socket) => {
-    connections.push(socket);
-    socket.on("close", () => closedConnections.push(performance.now() - startedAt));
-  });
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => {
-      body += chunk;
-    });
-    req.on("end", () => {
-      const s = {
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body,
-        socket: req.socket,
-      };
-      seen.push(s);
-      handler(s, res, seen.length - 1);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const port = (server.address() as AddressInfo).port;
-  return { seen, connections, closedConnections, port, url: `http://127.0.0.1:${port}` };
+async function serve(handler: Handler, server?: Server) {
+  const started = await startRecordingServer(handler, server);
+  closers.push(() => started.close());
+  return started;
 }
 
 function transport(opts: HttpTransportOptions): HttpTransport {
@@ -80,14 +43,7 @@ function transport(opts: HttpTransportOptions): HttpTransport {
   return t;
 }
 
-async function failure(p: Promise<unknown>): Promise<TransportError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TransportError);
-  return err as TransportError;
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, TransportError);
 
 const ok: Handler = (_s, res) => {
   res.writeHead(200, { "content-type": "application/json" });

@@ -2,14 +2,13 @@
  * The transport of the control-plane OTLP exporters on a real loopback server: what a POST looks like on the
  * wire, how failures become FAILED export results (never with the token), its deadline, and close().
  */
-import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
 import { ExportResultCode } from "@opentelemetry/core";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type ControlPlaneTransport,
   createControlPlaneTransport,
 } from "../../src/telemetry/control-plane-export.ts";
+import { startRecordingServer } from "../support/recording-server.ts";
 
 const TOKEN = "tok-export-secret";
 const closers: Array<() => Promise<void>> = [];
@@ -17,34 +16,14 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 async function serve(status: number | "stall", echo = "") {
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => {
-      body += chunk;
-    });
-    req.on("end", () => {
-      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      if (status === "stall") return;
-      res.writeHead(status);
-      res.end(echo);
-    });
+  const started = await startRecordingServer((_seen, res) => {
+    if (status === "stall") return;
+    res.writeHead(status);
+    res.end(echo);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  closers.push(() => started.close());
+  return started;
 }
 
 function transportFor(baseUrl: string, timeoutMs = 2_000): ControlPlaneTransport {
