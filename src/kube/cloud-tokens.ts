@@ -10,7 +10,7 @@
  *   gives the token and its expiry. `ARM_USE_MSI=true` selects the managed identity.
  */
 import { runCommand } from "../exec/run-command.ts";
-import type { AwsAuth, AzureAuth } from "./cluster-info.ts";
+import { type AwsAuth, type AzureAuth, staticAwsCredentials } from "./cluster-info.ts";
 import { type AwsCredentials, EKS_TOKEN_LIFETIME_MS, eksToken } from "./eks-token.ts";
 
 /** Supplies AWS credentials the built-in sources do not cover (assume-role, instance profiles). */
@@ -38,14 +38,8 @@ export async function resolveAwsCredentials(
   provider: AwsCredentialsProvider | undefined,
 ): Promise<AwsCredentials> {
   const needsProvider = Boolean(auth?.assume_role?.role_arn) || Boolean(roleArn) || Boolean(auth?.profile);
-  const s = auth?.static;
-  if (!needsProvider && s?.access_key_id && s.secret_access_key) {
-    return {
-      accessKeyId: s.access_key_id,
-      secretAccessKey: s.secret_access_key,
-      ...(s.session_token ? { sessionToken: s.session_token } : {}),
-    };
-  }
+  const fromAuth = needsProvider ? undefined : staticAwsCredentials(auth);
+  if (fromAuth !== undefined) return fromAuth;
   if (!needsProvider && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
     return {
       accessKeyId: env.AWS_ACCESS_KEY_ID,

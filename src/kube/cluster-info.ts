@@ -8,6 +8,7 @@
  * run-local job files and for clusters reached with a service-account token).
  */
 import * as z from "zod";
+import type { AwsCredentials } from "./eks-token.ts";
 
 /** Go marshals nil maps as null. */
 const StringMap = z.record(z.string(), z.string()).nullish();
@@ -34,6 +35,17 @@ export const AwsAuth = z.looseObject({
     .nullish(),
 });
 export type AwsAuth = z.infer<typeof AwsAuth>;
+
+/** The static keys of `auth` as SDK credentials, when both the key id and the secret are set. */
+export function staticAwsCredentials(auth: AwsAuth | null | undefined): AwsCredentials | undefined {
+  const key = auth?.static;
+  if (!key?.access_key_id || !key.secret_access_key) return undefined;
+  return {
+    accessKeyId: key.access_key_id,
+    secretAccessKey: key.secret_access_key,
+    ...(key.session_token ? { sessionToken: key.session_token } : {}),
+  };
+}
 
 const ServicePrincipal = z.looseObject({
   subscription_id: z.string().nullish(),

@@ -7,7 +7,7 @@
  * default (AWS_REGION, shared config). One client per region, loaded on first use.
  */
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { AwsAuth } from "../../kube/cluster-info.ts";
+import { type AwsAuth, staticAwsCredentials } from "../../kube/cluster-info.ts";
 import type { SecretValue } from "./secret-data.ts";
 
 /** Options of createSecretReader. */
@@ -52,15 +52,7 @@ export function createSecretReader(
 ): SecretReader {
   checkAwsAuth(auth);
   const clients = new Map<string, Promise<SecretsManagerClient>>();
-  const key = auth?.static;
-  const credentials =
-    key?.access_key_id && key.secret_access_key
-      ? {
-          accessKeyId: key.access_key_id,
-          secretAccessKey: key.secret_access_key,
-          ...(key.session_token ? { sessionToken: key.session_token } : {}),
-        }
-      : undefined;
+  const credentials = staticAwsCredentials(auth);
   if (credentials !== undefined) {
     options.onSecret?.(credentials.secretAccessKey);
     if (credentials.sessionToken !== undefined) options.onSecret?.(credentials.sessionToken);

@@ -9,7 +9,7 @@
  * the token, the password) go to `onSecret` as soon as they are known.
  */
 import type { ECRClient, GetAuthorizationTokenCommandOutput } from "@aws-sdk/client-ecr";
-import { AwsAuth } from "../../kube/cluster-info.ts";
+import { AwsAuth, staticAwsCredentials } from "../../kube/cluster-info.ts";
 import { OciError } from "./errors.ts";
 import type { ProvidedRegistryCredentials, RegistryCredentials } from "./registry-config.ts";
 
@@ -81,15 +81,7 @@ export function ecrCredentials(
   const region =
     (auth?.region ?? "").trim() || target.region || regionFromEcrHost(target.registry) || undefined;
   const endpoint = options.endpoint ?? (options.env ?? process.env).AWS_ENDPOINT_URL_ECR ?? undefined;
-  const key = auth?.static;
-  const staticKeys =
-    key?.access_key_id && key.secret_access_key
-      ? {
-          accessKeyId: key.access_key_id,
-          secretAccessKey: key.secret_access_key,
-          ...(key.session_token ? { sessionToken: key.session_token } : {}),
-        }
-      : undefined;
+  const staticKeys = staticAwsCredentials(auth);
   if (staticKeys !== undefined) {
     options.onSecret?.(staticKeys.secretAccessKey);
     if (staticKeys.sessionToken !== undefined) options.onSecret?.(staticKeys.sessionToken);
