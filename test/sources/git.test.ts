@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchGitSource, GitSourceError } from "../../src/sources/git.ts";
 import { type GitServer, git, publish, startGitServer } from "../support/git-server.ts";
+import { rejectionOf } from "../support/rejection.ts";
 
 let tmp: string;
 let served: string;
@@ -20,14 +21,7 @@ function nextDir(): string {
   return path.join(tmp, "checkouts", String(target));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<GitSourceError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(GitSourceError);
-  return err as GitSourceError;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, GitSourceError);
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(tmpdir(), "git-source-"));

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRegistryClient } from "../../src/sources/oci/client.ts";
 import { computeDigest } from "../../src/sources/oci/digest.ts";
-import { isOciError, type OciError } from "../../src/sources/oci/errors.ts";
+import { OciError } from "../../src/sources/oci/errors.ts";
 import {
   pushTestImage,
   startRegistry,
@@ -12,16 +12,9 @@ import {
   TEST_REGISTRY_USER,
   type TestRegistry,
 } from "../support/registry.ts";
+import { rejectionOf } from "../support/rejection.ts";
 
-async function rejection(promise: Promise<unknown>): Promise<OciError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isOciError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, OciError);
 
 describe("OCI registry client against a real registry", () => {
   let registry: TestRegistry;

@@ -6,7 +6,7 @@ import { Agent } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectRepository } from "../../src/sources/oci/connect.ts";
 import { decodeEcrToken, ecrCredentials, regionFromEcrHost } from "../../src/sources/oci/ecr.ts";
-import { isOciError, type OciError } from "../../src/sources/oci/errors.ts";
+import { isOciError, OciError } from "../../src/sources/oci/errors.ts";
 import {
   type EcrEmulator,
   GET_AUTHORIZATION_TOKEN_TARGET,
@@ -19,17 +19,10 @@ import {
   TEST_REGISTRY_USER,
   type TestRegistry,
 } from "../support/registry.ts";
+import { rejectionOf } from "../support/rejection.ts";
 import { testCertificates } from "../support/tls.ts";
 
-async function rejection(promise: Promise<unknown>): Promise<OciError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isOciError(error)) return error;
-    throw error;
-  }
-  throw new Error("expected a rejection");
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, OciError);
 
 const STATIC_KEYS = {
   access_key_id: "AKIDRUNNERTEST000001",
