@@ -72,8 +72,8 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
       log.debug(
         {
           durationMs: Math.round(durationMs * 10) / 10,
-          rssBeforeMb: mb(rssBefore),
-          rssAfterMb: mb(rssAfter),
+          rssBeforeMiB: mib(rssBefore),
+          rssAfterMiB: mib(rssAfter),
         },
         "idle: memory compacted",
       ),
@@ -450,6 +450,7 @@ export function createAgent(options: AgentOptions, deps: AgentDeps): Agent {
   return agent;
 }
 
-function mb(bytes: number): number {
-  return Math.round(bytes / 104857.6) / 10;
+/** Bytes in MiB, to 0.1. */
+function mib(bytes: number): number {
+  return Math.round((bytes / 1024 ** 2) * 10) / 10;
 }
