@@ -115,14 +115,16 @@ async function measure(cp: EmbeddedControlPlane, entry: string | undefined, quic
     const sixteen = await spawnBenchRunner(cp, entry !== undefined ? { entry, env } : { env });
     try {
       await runnerStarted(sixteen);
+      const batch = quick ? 200 : 600;
+      const warmup = quick ? 200 : STEADY_WARMUP_JOBS;
       await noopThroughput(cp, sixteen, FIRST_WARMUP_JOBS);
-      const early = await noopThroughput(cp, sixteen, quick ? 200 : 600, 40_000);
-      await noopThroughput(cp, sixteen, quick ? 200 : STEADY_WARMUP_JOBS, 40_000);
-      const steady = await noopThroughput(cp, sixteen, quick ? 200 : 600, 40_000);
+      const early = await noopThroughput(cp, sixteen, batch, 40_000);
+      await noopThroughput(cp, sixteen, warmup, 40_000);
+      const steady = await noopThroughput(cp, sixteen, batch, 40_000);
       const afterJobs = rssMb(sixteen.pid);
       const afterIdle = await settledRssMb(sixteen.pid);
       notes.push(
-        `RSS of the concurrency-16 runner after its ${FIRST_WARMUP_JOBS + 2 * (quick ? 200 : 600) + (quick ? 200 : STEADY_WARMUP_JOBS)} jobs: ${afterJobs.toFixed(0)} MB; after 3 s without a job (idle compaction): ${afterIdle.toFixed(0)} MB.`,
+        `RSS of the concurrency-16 runner after its ${FIRST_WARMUP_JOBS + 2 * batch + warmup} jobs: ${afterJobs.toFixed(0)} MB; after 3 s without a job (idle compaction): ${afterIdle.toFixed(0)} MB.`,
       );
       return { early, steady };
     } finally {
